@@ -1,0 +1,5 @@
+"""`python -m taptrade` is the `taptrade` command."""
+
+from taptrade.cli import main
+
+main()

@@ -1,0 +1,132 @@
+"""Settings: one typed object built from `TAPTRADE_*` environment variables and an optional TOML file.
+
+Precedence, highest first: explicit overrides (command-line flags), environment variables, the TOML file
+named by `TAPTRADE_CONFIG` (or `--config`), then the defaults below. Every default is documented in
+README.md; a value that fails validation stops the process with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from taptrade.grid import GridSpec
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL_FILE = "redis.url"
+LIVE_DB_FILE = "live.db"
+
+_toml_path: ContextVar[Path | None] = ContextVar("_toml_path", default=None)
+
+
+class Settings(BaseSettings):
+    """Everything a Tap Trading process can be told. Units are in the names."""
+
+    model_config = SettingsConfigDict(env_prefix="TAPTRADE_", extra="forbid", frozen=True)
+
+    data_dir: Path = Path("./data")
+    port: int = Field(default=8000, ge=1, le=65535)
+    redis_url: str | None = None
+    mode: Literal["demo", "production"] = "demo"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # The grid (DESIGN §2).
+    column_seconds: int = Field(default=5, ge=1, le=3600)
+    row_cents: int = Field(default=1000, ge=1)
+    stake_presets_cents: tuple[int, ...] = (100, 500, 1000, 2500, 5000, 10000)
+    placeable_min_offset: int = Field(default=2, ge=1)
+    max_ahead_columns: int = Field(default=30, ge=2)
+    multiplier_min_e4: int = Field(default=11_000, gt=10_000)
+    multiplier_max_e4: int = Field(default=1_000_000, gt=10_000)
+
+    # Sign-In with Ethereum (DESIGN §8). Empty means 127.0.0.1:PORT and localhost:PORT.
+    siwe_domains: tuple[str, ...] = ()
+    chain_id: int = Field(default=1, ge=1)
+
+    # The ledger (DESIGN §4).
+    ledger_batch_max: int = Field(default=512, ge=1, le=100_000)
+    ledger_block_ms: int = Field(default=100, ge=1, le=10_000)
+    ledger_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    intake_max_len: int = Field(default=100_000, ge=100)
+    reply_timeout_ms: int = Field(default=2000, ge=10, le=60_000)
+    redis_pool_size: int = Field(default=64, ge=1, le=10_000)
+
+    @field_validator("stake_presets_cents")
+    @classmethod
+    def _presets_positive(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(v <= 0 for v in value) or len(set(value)) != len(value):
+            raise ValueError("stake presets must be distinct positive integers (cents)")
+        return tuple(sorted(value))
+
+    @model_validator(mode="after")
+    def _defaults_from_port(self) -> Settings:
+        if not self.siwe_domains:
+            domains = (f"127.0.0.1:{self.port}", f"localhost:{self.port}")
+            object.__setattr__(self, "siwe_domains", domains)
+        if self.multiplier_min_e4 > self.multiplier_max_e4:
+            raise ValueError("multiplier_min_e4 must not exceed multiplier_max_e4")
+        if self.placeable_min_offset > self.max_ahead_columns:
+            raise ValueError("placeable_min_offset must not exceed max_ahead_columns")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = _toml_path.get()
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    @property
+    def live_db_path(self) -> Path:
+        return self.data_dir / LIVE_DB_FILE
+
+    def resolved_redis_url(self) -> str:
+        """The Redis to talk to: the configured URL, else the one `taptrade run` recorded in the data dir."""
+        if self.redis_url:
+            return self.redis_url
+        recorded = self.data_dir / REDIS_URL_FILE
+        if recorded.is_file():
+            url = recorded.read_text().strip()
+            if url:
+                return url
+        return DEFAULT_REDIS_URL
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings; `overrides` are command-line values (None means "not given")."""
+    path = config_file or (Path(p) if (p := os.environ.get("TAPTRADE_CONFIG")) else None)
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist (from --config or TAPTRADE_CONFIG)")
+    token = _toml_path.set(path)
+    try:
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return Settings(**given)
+    finally:
+        _toml_path.reset(token)
+
+
+def grid_spec(settings: Settings) -> GridSpec:
+    return GridSpec(
+        column_seconds=settings.column_seconds,
+        row_cents=settings.row_cents,
+        placeable_min_offset=settings.placeable_min_offset,
+        max_ahead_columns=settings.max_ahead_columns,
+    )

@@ -1,0 +1,1 @@
+"""Observability: structured JSON logs and Prometheus metrics, shared by every process."""

@@ -1,0 +1,47 @@
+"""Logs are JSON lines carrying the process role and bound ids; metrics are served on /metrics."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+
+import pytest
+
+from taptrade.obs.logging import bound_ids, configure_logging, get_logger
+from taptrade.obs.metrics import LEDGER_BATCH_SIZE, serve_metrics
+from tests.support import free_port
+
+
+def test_log_lines_are_json_with_process_and_bound_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("info", "ledger")
+    log = get_logger("test")
+    with bound_ids(request_id="r-1", bet_id="b-2"):
+        log.info("bet_confirmed", cell="1:2")
+    log.debug("hidden")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    line = json.loads(lines[0])
+    assert line["event"] == "bet_confirmed"
+    assert (line["process"], line["request_id"], line["bet_id"], line["cell"]) == (
+        "ledger",
+        "r-1",
+        "b-2",
+        "1:2",
+    )
+    assert line["level"] == "info"
+    assert "timestamp" in line
+
+
+def test_metrics_are_served_and_a_busy_port_is_not_fatal() -> None:
+    port = free_port()
+    LEDGER_BATCH_SIZE.observe(3)
+    assert serve_metrics(port) is True
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert "ledger_batch_size_count" in body
+    assert "ledger_commit_seconds_bucket" in body
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert serve_metrics(busy.getsockname()[1]) is False
+    assert serve_metrics(0) is False
