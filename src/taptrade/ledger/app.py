@@ -1,0 +1,60 @@
+"""`taptrade ledger`: wires settings, live.db, Redis and the loop together, and stops on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import redis
+
+from taptrade import bus
+from taptrade.clock import Clock, SystemClock
+from taptrade.config import Settings, grid_spec
+from taptrade.ledger import db
+from taptrade.ledger.service import LedgerService
+from taptrade.ledger.store import LedgerRules, LedgerStore
+from taptrade.obs.logging import get_logger
+from taptrade.obs.metrics import serve_metrics
+
+log = get_logger(__name__)
+
+
+def rules_from(settings: Settings) -> LedgerRules:
+    return LedgerRules(
+        grid=grid_spec(settings),
+        stake_presets_cents=frozenset(settings.stake_presets_cents),
+        multiplier_min_e4=settings.multiplier_min_e4,
+        multiplier_max_e4=settings.multiplier_max_e4,
+    )
+
+
+def build_service(settings: Settings, clock: Clock | None = None) -> LedgerService:
+    conn = db.open_writer(settings.live_db_path)
+    store = LedgerStore(conn, rules_from(settings), clock or SystemClock())
+    client = redis.Redis.from_url(settings.resolved_redis_url())
+    bus.check_redis_policy(client)
+    return LedgerService(
+        client, store, batch_max=settings.ledger_batch_max, block_ms=settings.ledger_block_ms
+    )
+
+
+def run_ledger(settings: Settings) -> None:
+    service = build_service(settings)
+    serve_metrics(settings.ledger_metrics_port)
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("ledger_stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info(
+        "ledger_started",
+        db=str(settings.live_db_path),
+        redis=settings.resolved_redis_url(),
+        batch_max=settings.ledger_batch_max,
+    )
+    service.run(stop)
+    log.info("ledger_stopped", batches=service.batches_committed, commands=service.commands_handled)

@@ -1,0 +1,228 @@
+"""The ledger loop: read the intake stream, commit each batch in one transaction, then acknowledge,
+reply and publish events.
+
+Order matters and is the whole of the durability argument:
+1. XREADGROUP takes whatever is queued (up to the batch cap) — no artificial wait, so a batch is what
+   arrived while the previous one committed.
+2. `LedgerStore.apply_batch` commits (fsync) before anything is told to anyone.
+3. Only then one pipelined round trip: XACK, trim what is acknowledged, the replies (one message per
+   reply channel), the users' events (one message).
+A crash between 2 and 3 leaves the entries pending; on restart they are read again from id 0 and the
+store's idempotency (bet_id, command_id) answers them as repeats: exactly once in effect.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import cast
+
+import msgspec
+import redis
+from redis.exceptions import RedisError, ResponseError
+
+from taptrade import bus
+from taptrade.commands import (
+    Code,
+    Envelope,
+    Reply,
+    UserEvent,
+    decode_envelope,
+    decode_loose_envelope,
+    encode,
+)
+from taptrade.ledger.store import BatchFailed, LedgerStore, Outcome
+from taptrade.obs.logging import get_logger
+from taptrade.obs.metrics import (
+    LEDGER_BATCH_FAILURES_TOTAL,
+    LEDGER_BATCH_SIZE,
+    LEDGER_COMMANDS_TOTAL,
+    LEDGER_COMMIT_SECONDS,
+)
+
+log = get_logger(__name__)
+
+# An entry as Redis sends it: [id, [field, value, field, value, ...]] (fields None once deleted).
+StreamEntry = tuple[bytes, list[bytes] | None]
+
+
+def _raw_reply(response: object, **_options: object) -> object:
+    return response
+
+
+RETRY_MIN_S = 0.05
+RETRY_MAX_S = 5.0
+
+
+class LedgerService:
+    def __init__(
+        self,
+        client: redis.Redis,
+        store: LedgerStore,
+        *,
+        batch_max: int,
+        block_ms: int,
+    ) -> None:
+        self._redis = client
+        # Entries stay as Redis sent them: building a dict per entry costs more than reading the one field.
+        self._redis.set_response_callback("XREADGROUP", _raw_reply)
+        self._store = store
+        self._batch_max = batch_max
+        self._block_ms = block_ms
+        self.batches_committed = 0
+        self.commands_handled = 0
+
+    def ensure_group(self) -> None:
+        """Create the consumer group from the start of the stream, so nothing queued before is skipped."""
+        try:
+            self._redis.xgroup_create(bus.INTAKE_STREAM, bus.INTAKE_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def run(self, stop: threading.Event) -> None:
+        """Serve until `stop` is set. Database or Redis failures are retried with backoff, never fatal."""
+        retry_s = RETRY_MIN_S
+        # Entries delivered before a crash (or a failed batch) and never acknowledged come first.
+        pending_first = True
+        group_ready = False
+        while not stop.is_set():
+            try:
+                if not group_ready:
+                    self.ensure_group()
+                    group_ready = True
+                entries = self._read(pending=pending_first)
+                if pending_first and not entries:
+                    pending_first = False
+                    continue
+                if entries:
+                    self.handle(entries)
+                retry_s = RETRY_MIN_S
+            except BatchFailed as exc:
+                LEDGER_BATCH_FAILURES_TOTAL.inc()
+                log.error("ledger_batch_failed", error=str(exc), retry_in_s=retry_s)
+                pending_first = True
+                stop.wait(retry_s)
+                retry_s = min(retry_s * 2, RETRY_MAX_S)
+            except RedisError as exc:
+                log.error("ledger_redis_error", error=str(exc), retry_in_s=retry_s)
+                pending_first, group_ready = True, False
+                stop.wait(retry_s)
+                retry_s = min(retry_s * 2, RETRY_MAX_S)
+
+    def _read(self, pending: bool) -> list[StreamEntry]:
+        response = self._redis.xreadgroup(
+            bus.INTAKE_GROUP,
+            bus.LEDGER_CONSUMER,
+            {bus.INTAKE_STREAM: "0" if pending else ">"},
+            count=self._batch_max,
+            block=None if pending else self._block_ms,
+        )
+        if not response:
+            return []
+        # RESP3 sends {stream: entries}, RESP2 [[stream, entries]]; one stream either way.
+        if isinstance(response, dict):
+            (entries,) = response.values()
+        else:
+            entries = response[0][1]
+        return cast(list[StreamEntry], entries)
+
+    def handle(self, entries: Sequence[StreamEntry]) -> None:
+        """Apply one batch of stream entries: commit, then acknowledge, reply and publish."""
+        replies: dict[str, list[Reply]] = defaultdict(list)
+        envelopes: list[Envelope] = []
+        for entry_id, fields in entries:
+            data = _field(fields, bus.INTAKE_FIELD)
+            try:
+                if data is None:
+                    raise msgspec.DecodeError("entry has no command field")
+                envelopes.append(decode_envelope(data))
+            except msgspec.DecodeError as exc:
+                self._reject_malformed(entry_id, data, str(exc), replies)
+
+        outcomes: list[Outcome] = []
+        if envelopes:
+            started = time.perf_counter()
+            outcomes = self._store.apply_batch([e.command for e in envelopes])
+            LEDGER_COMMIT_SECONDS.observe(time.perf_counter() - started)
+            self.batches_committed += 1
+        LEDGER_BATCH_SIZE.observe(len(entries))
+
+        events: list[UserEvent] = []
+        results: Counter[tuple[str, str]] = Counter()
+        for envelope, outcome in zip(envelopes, outcomes, strict=True):
+            kind = type(envelope.command).__name__
+            results[kind, outcome.code] += 1
+            if not outcome.ok:
+                log.info(
+                    "command_rejected",
+                    request_id=envelope.request_id,
+                    kind=kind,
+                    code=outcome.code,
+                    reason=outcome.message,
+                )
+            events.extend(outcome.events)
+            if envelope.reply_to:
+                replies[envelope.reply_to].append(_reply(envelope.request_id, outcome))
+        for (kind, result), count in results.items():
+            LEDGER_COMMANDS_TOTAL.labels(kind=kind, result=result).inc(count)
+        self.commands_handled += len(entries)
+        self._acknowledge_and_tell([e[0] for e in entries], replies, events)
+
+    def _reject_malformed(
+        self,
+        entry_id: bytes,
+        data: bytes | None,
+        error: str,
+        replies: dict[str, list[Reply]],
+    ) -> None:
+        loose = decode_loose_envelope(data) if data is not None else None
+        log.warning(
+            "intake_malformed",
+            entry_id=entry_id.decode(),
+            error=error,
+            request_id=loose.request_id if loose else None,
+        )
+        LEDGER_COMMANDS_TOTAL.labels(kind="malformed", result=Code.BAD_COMMAND.value).inc()
+        if loose is not None and loose.reply_to and loose.request_id:
+            replies[loose.reply_to].append(
+                Reply(request_id=loose.request_id, code=Code.BAD_COMMAND, message=error)
+            )
+
+    def _acknowledge_and_tell(
+        self,
+        entry_ids: list[bytes],
+        replies: dict[str, list[Reply]],
+        events: list[UserEvent],
+    ) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.xack(bus.INTAKE_STREAM, bus.INTAKE_GROUP, *entry_ids)
+        # Entries are delivered in id order, so everything before the last one is now acknowledged.
+        pipe.xtrim(bus.INTAKE_STREAM, minid=entry_ids[-1], approximate=False)
+        for channel, channel_replies in replies.items():
+            pipe.publish(channel, encode(channel_replies))
+        if events:
+            pipe.publish(bus.EVENTS_CHANNEL, encode(events))
+        pipe.execute()
+
+
+def _field(fields: list[bytes] | None, name: bytes) -> bytes | None:
+    if fields:
+        for i in range(0, len(fields) - 1, 2):
+            if fields[i] == name:
+                return fields[i + 1]
+    return None
+
+
+def _reply(request_id: str, outcome: Outcome) -> Reply:
+    return Reply(
+        request_id=request_id,
+        code=outcome.code,
+        message=outcome.message,
+        balance=outcome.balance,
+        bet=outcome.bet,
+        entry=outcome.entry,
+        duplicate=outcome.duplicate,
+    )

@@ -1,0 +1,430 @@
+"""The money core: applies a batch of intake commands to live.db in one transaction (group commit).
+
+Each command runs under its own SAVEPOINT, so a rejected or failing command is rolled back alone and
+never poisons the batch. Every balance change is a conditional UPDATE ... RETURNING plus exactly one
+ledger row carrying `balance_after`. Before COMMIT the batch's ledger rows are summed and checked
+against what the commands meant to move; a mismatch rolls everything back and stops the process.
+
+Errors of the database itself (disk full, I/O) fail the whole batch with `BatchFailed`: nothing of it is
+committed, and the caller retries later from the intake stream.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+
+from taptrade.clock import Clock
+from taptrade.commands import (
+    Adjust,
+    BetRecord,
+    Code,
+    Command,
+    Deposit,
+    EntryRecord,
+    MoneyCommand,
+    PlaceBet,
+    UserEvent,
+    Withdraw,
+)
+from taptrade.grid import GridSpec
+from taptrade.money import MAX_AMOUNT_CENTS
+from taptrade.obs.logging import get_logger
+
+log = get_logger(__name__)
+
+ADDRESS_RE = re.compile(r"0x[0-9a-f]{40}")
+# Bet ids are stored as 16 bytes; the canonical text form (lowercase, hyphenated) is the only one accepted.
+BET_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+COMMAND_ID_MAX_LEN = 64
+REASON_MAX_LEN = 500
+
+_BET_COLUMNS = (
+    "b.bet_id, u.address, b.column_index, b.row_index, b.lower_cents, b.upper_cents, b.amount_cents, "
+    "b.multiplier_e4, b.quote_id, b.status, b.payout_cents, b.placed_ms, b.resolved_ms"
+)
+_ENTRY_COLUMNS = "id, kind, amount_cents, balance_after_cents, ref, created_ms, meta"
+
+
+class Rejection(Exception):
+    """A command the rules refuse; nothing it did is kept."""
+
+    def __init__(self, code: Code, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class BatchFailed(Exception):
+    """The database failed under the batch; nothing of it was committed."""
+
+
+class InvariantViolation(Exception):
+    """The batch's ledger rows do not add up: a bug that must stop the writer."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRules:
+    grid: GridSpec
+    stake_presets_cents: frozenset[int]
+    multiplier_min_e4: int
+    multiplier_max_e4: int
+    # How far ahead of the ledger's clock a gateway's placement time may be (clock skew between processes).
+    placed_ahead_tolerance_ms: int = 1000
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one command produced: the answer to its sender and the events for its owner."""
+
+    code: Code
+    message: str = ""
+    balance: int | None = None
+    bet: BetRecord | None = None
+    entry: EntryRecord | None = None
+    duplicate: bool = False
+    events: list[UserEvent] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.code is Code.OK
+
+
+def bet_row_to_record(row: Sequence[object]) -> BetRecord:
+    (bid, address, column, row_index, lower, upper, amount, mult, quote_id, status, payout, placed,
+     resolved) = row  # fmt: skip
+    assert isinstance(bid, bytes)
+    return msgspec.convert(
+        {
+            "bet_id": str(uuid.UUID(bytes=bid)),
+            "address": address,
+            "column": column,
+            "row": row_index,
+            "lower": lower,
+            "upper": upper,
+            "amount": amount,
+            "multiplier_e4": mult,
+            "quote_id": quote_id,
+            "status": status,
+            "payout": payout,
+            "placed_ms": placed,
+            "resolved_ms": resolved,
+        },
+        BetRecord,
+    )
+
+
+def entry_row_to_record(row: Sequence[object]) -> EntryRecord:
+    entry_id, kind, amount, balance_after, ref, created, meta = row
+    return msgspec.convert(
+        {
+            "id": entry_id,
+            "kind": kind,
+            "amount": amount,
+            "balance_after": balance_after,
+            "ref": ref,
+            "created_ms": created,
+            "meta": meta,
+        },
+        EntryRecord,
+    )
+
+
+class LedgerStore:
+    """Applies commands to live.db through the single writer connection."""
+
+    def __init__(self, conn: sqlite3.Connection, rules: LedgerRules, clock: Clock) -> None:
+        self._conn = conn
+        # One cursor for the hot path: a fresh one per statement costs more than the statement's Python side.
+        self._sql = conn.cursor()
+        self._rules = rules
+        self._clock = clock
+        # address -> users.id for committed users; ids are never reused while the cache is trusted.
+        self._user_ids: dict[str, int] = {}
+        self._created_in_command: list[str] = []
+        self._now_ms = 0
+        self._moved_cents = 0
+        self._rows_written = 0
+        self._touched_users: set[int] = set()
+        self._last_ledger_id = self._read_ledger_counter()
+
+    def _read_ledger_counter(self) -> int:
+        row = self._conn.execute("SELECT value FROM counters WHERE name = 'ledger_id'").fetchone()
+        return int(row[0])
+
+    # --- batch ---------------------------------------------------------------------------------
+
+    def apply_batch(self, commands: Sequence[Command]) -> list[Outcome]:
+        """One transaction for the whole batch; one outcome per command, in order."""
+        conn = self._conn
+        self._now_ms = self._clock.now_ms()
+        self._moved_cents = 0
+        self._rows_written = 0
+        self._touched_users.clear()
+        last_id_before = self._last_ledger_id
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            outcomes = [self._apply_one(command) for command in commands]
+            self._check_batch_sums(last_id_before)
+            conn.execute("UPDATE counters SET value = ? WHERE name = 'ledger_id'", (self._last_ledger_id,))
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._abandon()
+            raise BatchFailed(str(exc)) from exc
+        except BaseException:
+            self._abandon()
+            raise
+        return outcomes
+
+    def _abandon(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+        # Users created in the abandoned transaction no longer exist; nor do the rows it numbered.
+        self._user_ids.clear()
+        self._last_ledger_id = self._read_ledger_counter()
+
+    def _check_batch_sums(self, last_id_before: int) -> None:
+        """Read back what the batch wrote, through the table, and compare with what it meant to move."""
+        total, count = self._conn.execute(
+            "SELECT COALESCE(SUM(amount_cents), 0), COUNT(*) FROM ledger"
+            " WHERE user_id IN (SELECT value FROM json_each(?)) AND id > ?",
+            (msgspec.json.encode(sorted(self._touched_users)), last_id_before),
+        ).fetchone()
+        if total != self._moved_cents or count != self._rows_written:
+            raise InvariantViolation(
+                f"batch ledger rows sum to {total} in {count} rows; "
+                f"commands moved {self._moved_cents} in {self._rows_written}"
+            )
+
+    def _apply_one(self, command: Command) -> Outcome:
+        sql = self._sql
+        self._created_in_command = []
+        sql.execute("SAVEPOINT cmd")
+        moved_before, rows_before = self._moved_cents, self._rows_written
+        try:
+            outcome = self._place_bet(command) if isinstance(command, PlaceBet) else self._move_money(command)
+        except Rejection as rejection:
+            self._undo_command(moved_before, rows_before)
+            return Outcome(rejection.code, rejection.message)
+        except sqlite3.OperationalError:
+            raise  # the database itself failed: the whole batch goes
+        except Exception:
+            log.exception("command_failed", kind=type(command).__name__)
+            self._undo_command(moved_before, rows_before)
+            return Outcome(Code.INTERNAL_ERROR, "the ledger could not apply this command")
+        sql.execute("RELEASE cmd")
+        return outcome
+
+    def _undo_command(self, moved_before: int, rows_before: int) -> None:
+        self._conn.execute("ROLLBACK TO cmd")
+        self._conn.execute("RELEASE cmd")
+        self._moved_cents, self._rows_written = moved_before, rows_before
+        for address in self._created_in_command:
+            self._user_ids.pop(address, None)
+
+    # --- users ---------------------------------------------------------------------------------
+
+    def _user_id(self, address: str, create: bool) -> int | None:
+        user_id = self._user_ids.get(address)
+        if user_id is not None:
+            return user_id
+        row = self._conn.execute("SELECT id FROM users WHERE address = ?", (address,)).fetchone()
+        if row is None:
+            if not create:
+                return None
+            row = self._conn.execute(
+                "INSERT INTO users (address, created_ms) VALUES (?, ?) RETURNING id",
+                (address, self._now_ms),
+            ).fetchone()
+            self._created_in_command.append(address)
+        user_id = int(row[0])
+        self._user_ids[address] = user_id
+        return user_id
+
+    def _balance(self, user_id: int) -> int:
+        row = self._conn.execute("SELECT balance_cents FROM users WHERE id = ?", (user_id,)).fetchone()
+        return int(row[0])
+
+    def _change_balance(self, user_id: int, delta: int, events: int) -> tuple[int, int] | None:
+        """Add `delta` if the balance stays >= 0; returns (new balance, new event seq), else None."""
+        row = self._sql.execute(
+            "UPDATE users SET balance_cents = balance_cents + ?1, event_seq = event_seq + ?2 "
+            "WHERE id = ?3 AND balance_cents + ?1 >= 0 RETURNING balance_cents, event_seq",
+            (delta, events, user_id),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def _write_entry(
+        self,
+        user_id: int,
+        kind: str,
+        amount: int,
+        balance_after: int,
+        bet_ref: int | None = None,
+        ref: str | None = None,
+        meta: str | None = None,
+    ) -> int:
+        entry_id = self._last_ledger_id + 1
+        self._sql.execute(
+            "INSERT INTO ledger (user_id, id, kind, amount_cents, balance_after_cents, bet_ref, ref, meta,"
+            " created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (user_id, entry_id, kind, amount, balance_after, bet_ref, ref, meta, self._now_ms),
+        )
+        self._last_ledger_id = entry_id
+        self._moved_cents += amount
+        self._rows_written += 1
+        self._touched_users.add(user_id)
+        return entry_id
+
+    # --- bets ----------------------------------------------------------------------------------
+
+    def _place_bet(self, cmd: PlaceBet) -> Outcome:
+        bet_key = self._check_bet(cmd)
+        user_id = self._user_id(cmd.address, create=False)
+        if user_id is None:
+            raise Rejection(Code.INSUFFICIENT_FUNDS, "no balance")
+        grid = self._rules.grid
+        lower, upper = grid.row_lower_cents(cmd.row), grid.row_upper_cents(cmd.row)
+        try:
+            cursor = self._sql.execute(
+                "INSERT INTO bets (bet_id, user_id, column_index, row_index, lower_cents, upper_cents,"
+                " amount_cents, multiplier_e4, quote_id, placed_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (bet_key, user_id, cmd.column, cmd.row, lower, upper, cmd.amount,
+                 cmd.multiplier_e4, cmd.quote_id, cmd.placed_ms),
+            )  # fmt: skip
+        except sqlite3.IntegrityError as exc:
+            if exc.sqlite_errorname != "SQLITE_CONSTRAINT_UNIQUE":
+                raise
+            return self._repeated_bet(cmd, bet_key, user_id)
+        bet_rowid = cursor.lastrowid
+        changed = self._change_balance(user_id, -cmd.amount, events=2)
+        if changed is None:
+            raise Rejection(Code.INSUFFICIENT_FUNDS, "balance below stake")
+        balance, seq = changed
+        self._write_entry(user_id, "BET", -cmd.amount, balance, bet_ref=bet_rowid)
+        bet = BetRecord(
+            bet_id=cmd.bet_id,
+            address=cmd.address,
+            column=cmd.column,
+            row=cmd.row,
+            lower=lower,
+            upper=upper,
+            amount=cmd.amount,
+            multiplier_e4=cmd.multiplier_e4,
+            quote_id=cmd.quote_id,
+            status="confirmed",
+            payout=None,
+            placed_ms=cmd.placed_ms,
+            resolved_ms=None,
+        )
+        events = [
+            UserEvent(address=cmd.address, seq=seq - 1, type="bet", bet=bet),
+            UserEvent(address=cmd.address, seq=seq, type="balance", balance=balance),
+        ]
+        return Outcome(Code.OK, balance=balance, bet=bet, events=events)
+
+    def _check_bet(self, cmd: PlaceBet) -> bytes:
+        """Every rule the ledger itself enforces on a bet; returns the bet id's 16 bytes."""
+        rules = self._rules
+        _check_address(cmd.address)
+        if not BET_ID_RE.fullmatch(cmd.bet_id):
+            raise Rejection(Code.BAD_COMMAND, "bet_id must be a lowercase hyphenated UUID")
+        if cmd.amount not in rules.stake_presets_cents:
+            raise Rejection(Code.BAD_STAKE, f"stake {cmd.amount} is not a preset")
+        if not rules.multiplier_min_e4 <= cmd.multiplier_e4 <= rules.multiplier_max_e4:
+            raise Rejection(Code.BAD_COMMAND, "multiplier out of range")
+        if cmd.column < 0 or cmd.row < 0 or cmd.quote_id < 0:
+            raise Rejection(Code.BAD_COMMAND, "column, row and quote_id must not be negative")
+        grid = rules.grid
+        if cmd.placed_ms > self._now_ms + rules.placed_ahead_tolerance_ms:
+            raise Rejection(Code.BAD_COMMAND, "placed_ms is in the future")
+        if not grid.is_placeable(cmd.column, cmd.placed_ms):
+            raise Rejection(Code.CELL_NOT_PLACEABLE, "column not placeable at placement time")
+        if self._now_ms >= grid.column_start_ms(cmd.column):
+            raise Rejection(Code.CELL_NOT_PLACEABLE, "too late: the column has started")
+        return bytes.fromhex(cmd.bet_id.replace("-", ""))
+
+    def _repeated_bet(self, cmd: PlaceBet, bet_key: bytes, user_id: int) -> Outcome:
+        """The insert hit a unique index: the same bet again, another bet under its id, or a taken cell."""
+        row = self._conn.execute(
+            f"SELECT {_BET_COLUMNS}, b.user_id FROM bets b JOIN users u ON u.id = b.user_id "
+            "WHERE b.bet_id = ?",
+            (bet_key,),
+        ).fetchone()
+        if row is None:
+            raise Rejection(Code.CELL_TAKEN, "you already have a bet on this cell")
+        stored = bet_row_to_record(row[:-1])
+        same = (row[-1], stored.column, stored.row, stored.amount) == (
+            user_id,
+            cmd.column,
+            cmd.row,
+            cmd.amount,
+        )
+        if not same:
+            raise Rejection(Code.BET_ID_CONFLICT, "this bet_id names another bet")
+        return Outcome(Code.OK, balance=self._balance(user_id), bet=stored, duplicate=True)
+
+    # --- deposits, withdrawals, adjustments ----------------------------------------------------
+
+    def _move_money(self, cmd: MoneyCommand) -> Outcome:
+        _check_address(cmd.address)
+        if not 0 < len(cmd.command_id) <= COMMAND_ID_MAX_LEN:
+            raise Rejection(Code.BAD_COMMAND, f"command_id must be 1-{COMMAND_ID_MAX_LEN} characters")
+        if cmd.reason is not None and len(cmd.reason) > REASON_MAX_LEN:
+            raise Rejection(Code.BAD_COMMAND, f"reason longer than {REASON_MAX_LEN} characters")
+        if isinstance(cmd, Adjust):
+            kind, delta = "ADJUSTMENT", cmd.amount
+            if cmd.amount == 0 or abs(cmd.amount) > MAX_AMOUNT_CENTS:
+                raise Rejection(Code.BAD_COMMAND, "adjustment must be non-zero and within limits")
+            if not cmd.reason.strip():
+                raise Rejection(Code.BAD_COMMAND, "an adjustment needs a reason")
+        else:
+            if not 0 < cmd.amount <= MAX_AMOUNT_CENTS:
+                raise Rejection(Code.BAD_COMMAND, f"amount must be 1..{MAX_AMOUNT_CENTS} cents")
+            kind, delta = ("DEPOSIT", cmd.amount) if isinstance(cmd, Deposit) else ("WITHDRAWAL", -cmd.amount)
+        user_id = self._user_id(cmd.address, create=delta > 0)
+        if user_id is None:
+            raise Rejection(Code.INSUFFICIENT_FUNDS, "no balance")
+        repeated = self._repeated_command(cmd, kind, delta, user_id)
+        if repeated is not None:
+            return repeated
+        changed = self._change_balance(user_id, delta, events=1)
+        if changed is None:
+            raise Rejection(Code.INSUFFICIENT_FUNDS, "balance below amount")
+        balance, seq = changed
+        meta = msgspec.json.encode({"reason": cmd.reason}).decode() if cmd.reason else None
+        entry_id = self._write_entry(user_id, kind, delta, balance, ref=cmd.command_id, meta=meta)
+        entry = EntryRecord(
+            id=entry_id,
+            kind=kind,
+            amount=delta,
+            balance_after=balance,
+            ref=cmd.command_id,
+            created_ms=self._now_ms,
+            meta=meta,
+        )
+        event = UserEvent(address=cmd.address, seq=seq, type="balance", balance=balance)
+        return Outcome(Code.OK, balance=balance, entry=entry, events=[event])
+
+    def _repeated_command(
+        self, cmd: Deposit | Withdraw | Adjust, kind: str, delta: int, user_id: int
+    ) -> Outcome | None:
+        row = self._conn.execute(
+            f"SELECT {_ENTRY_COLUMNS}, user_id FROM ledger WHERE ref = ?", (cmd.command_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        entry = entry_row_to_record(row[:-1])
+        if (entry.kind, entry.amount, row[-1]) != (kind, delta, user_id):
+            raise Rejection(Code.COMMAND_ID_CONFLICT, "this command_id names another command")
+        return Outcome(Code.OK, balance=self._balance(user_id), entry=entry, duplicate=True)
+
+
+def _check_address(address: str) -> None:
+    if not ADDRESS_RE.fullmatch(address):
+        raise Rejection(Code.BAD_COMMAND, "address must be 0x and 40 lowercase hex digits")

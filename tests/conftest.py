@@ -1,0 +1,53 @@
+"""Fixtures: one real redis-server per test session (flushed between tests), temporary data dirs,
+the ledger on a thread, and an intake client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from taptrade.bus import IntakeClient, connect_async
+from taptrade.config import Settings
+from tests.support import LedgerThread, RedisServer, make_settings
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    if not redis_server.answers():  # a test may have killed it
+        redis_server.start()
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str) -> Settings:
+    return make_settings(tmp_path / "data", redis_url)
+
+
+@pytest.fixture
+def ledger(settings: Settings) -> Iterator[LedgerThread]:
+    with LedgerThread(settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def intake(settings: Settings) -> AsyncIterator[IntakeClient]:
+    client = connect_async(settings.resolved_redis_url(), settings.redis_pool_size)
+    intake = IntakeClient(client, intake_max_len=settings.intake_max_len, reply_timeout_ms=5000)
+    await intake.start()
+    yield intake
+    await intake.close()
+    await client.aclose()

@@ -1,0 +1,154 @@
+"""Malformed intake entries are rejected with a reason and never poison the batch they arrive in;
+committed batches publish per-user events with a persisted, gap-free sequence."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+import redis
+from prometheus_client import REGISTRY
+
+from taptrade import bus
+from taptrade.commands import Envelope as Env
+from taptrade.commands import decode_events, decode_replies, encode
+from taptrade.config import Settings
+from taptrade.ledger import db
+from taptrade.ledger.integrity import check_integrity
+from tests.support import LedgerThread, address, bet, deposit, now_ms, placeable_column, wait_for
+
+REPLY_CHANNEL = bus.reply_channel("test")
+
+
+def envelope(request_id: str, command: dict[str, Any]) -> bytes:
+    return json.dumps({"request_id": request_id, "reply_to": REPLY_CHANNEL, "command": command}).encode()
+
+
+def collect(pubsub: redis.client.PubSub, count: int, decode: Any, timeout_s: float = 10.0) -> list[Any]:
+    got: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    while len(got) < count and time.monotonic() < deadline:
+        message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+        if message and message["type"] == "message":
+            got.extend(decode(message["data"]))
+    return got
+
+
+@pytest.fixture(autouse=True)
+def metrics_baseline() -> None:
+    _baseline.clear()
+    _baseline.update({key: REGISTRY.get_sample_value("ledger_commands_total", dict(key)) or 0.0
+                      for key in _KEYS})  # fmt: skip
+
+
+_KEYS = [
+    (("kind", "Deposit"), ("result", "ok")),
+    (("kind", "malformed"), ("result", "bad_command")),
+    (("kind", "PlaceBet"), ("result", "bad_stake")),
+]
+_baseline: dict[tuple[tuple[str, str], ...], float] = {}
+
+
+def metric(name: str, **labels: str) -> float:
+    key = tuple(labels.items())
+    return (REGISTRY.get_sample_value(name, labels) or 0.0) - _baseline.get(key, 0.0)
+
+
+def test_malformed_entries_are_rejected_and_the_rest_of_the_batch_commits(settings: Settings) -> None:
+    owner = address(11)
+    client = redis.Redis.from_url(settings.resolved_redis_url())
+    pubsub = client.pubsub()
+    pubsub.subscribe(REPLY_CHANNEL)
+    good_bet = bet(owner, column=placeable_column(), amount=1000)
+    dep = {"type": "deposit", "command_id": "d-1", "address": owner}
+    bad = {
+        "unknown-kind": {"type": "steal", "address": owner, "amount": 100},
+        "missing-field": {"type": "deposit", "command_id": "x", "address": owner},
+        "wrong-type": {**dep, "amount": "1000"},
+        "extra-field": {**dep, "amount": 10, "bonus": 1},
+        "zero": {**dep, "command_id": "z", "amount": 0},
+        "negative": {**dep, "command_id": "n", "amount": -500},
+        "huge": {**dep, "command_id": "h", "amount": 10**15},
+        "beyond-int64": {**dep, "command_id": "b", "amount": 10**30},
+        "bad-address": {**dep, "command_id": "a", "amount": 10, "address": "0xZZ"},
+        "bad-stake": {**json.loads(encode(bet(owner, amount=777))), "type": "place_bet"},
+        "started-column": {
+            **json.loads(encode(bet(owner, column=now_ms() // 5000 - 1))),
+            "type": "place_bet",
+            "placed_ms": now_ms() - 10_000,
+        },
+    }
+    # All queued before the ledger starts, so they are read as one batch.
+    client.xadd(bus.INTAKE_STREAM, {"m": envelope("good-deposit", {**dep, "amount": 5000})})
+    for request_id, command in bad.items():
+        client.xadd(bus.INTAKE_STREAM, {"m": envelope(request_id, command)})
+    client.xadd(bus.INTAKE_STREAM, {"m": b"not json at all"})
+    client.xadd(bus.INTAKE_STREAM, {"other": b"no command field"})
+    good = Env(request_id="good-bet", reply_to=REPLY_CHANNEL, command=good_bet)
+    client.xadd(bus.INTAKE_STREAM, {"m": encode(good)})
+
+    with LedgerThread(settings) as ledger:
+        replies = {r.request_id: r for r in collect(pubsub, len(bad) + 2, decode_replies)}
+        wait_for(lambda: ledger.service.commands_handled == len(bad) + 4, what="all entries handled")
+
+    assert ledger.service.batches_committed == 1
+    assert metric("ledger_commands_total", kind="Deposit", result="ok") == 1
+    # Not JSON, no command field, unknown kind, missing field, wrong type, unknown field.
+    assert metric("ledger_commands_total", kind="malformed", result="bad_command") == 6
+    assert metric("ledger_commands_total", kind="PlaceBet", result="bad_stake") == 1
+    assert replies["good-deposit"].code == "ok"
+    assert replies["good-bet"].code == "ok"
+    assert replies["good-bet"].balance == 4000
+    expected = {name: "bad_command" for name in bad} | {
+        "bad-stake": "bad_stake",
+        "started-column": "cell_not_placeable",
+    }
+    assert {name: replies[name].code for name in bad} == expected
+    assert all(replies[name].message for name in bad)
+    assert client.xpending(bus.INTAKE_STREAM, bus.INTAKE_GROUP)["pending"] == 0
+    assert client.xlen(bus.INTAKE_STREAM) <= 1  # acknowledged entries are trimmed
+    conn = db.open_reader(settings.live_db_path)
+    assert conn.execute("SELECT balance_cents FROM users").fetchall() == [(4000,)]
+    assert check_integrity(conn).ok
+
+
+def test_committed_batches_publish_user_events_with_gap_free_seq(settings: Settings) -> None:
+    owner = address(12)
+    client = redis.Redis.from_url(settings.resolved_redis_url())
+    pubsub = client.pubsub()
+    pubsub.subscribe(bus.EVENTS_CHANNEL)
+    commands = [deposit(owner, 2000), bet(owner, row=1), bet(owner, row=2), bet(owner, row=3, amount=5000)]
+    for n, command in enumerate(commands):
+        env = Env(request_id=str(n), reply_to=None, command=command)
+        client.xadd(bus.INTAKE_STREAM, {"m": encode(env)})
+
+    with LedgerThread(settings):
+        events = collect(pubsub, 5, decode_events)
+
+    assert [(e.seq, e.type) for e in events] == [
+        (1, "balance"),
+        (2, "bet"),
+        (3, "balance"),
+        (4, "bet"),
+        (5, "balance"),
+    ]
+    assert [e.balance for e in events if e.type == "balance"] == [2000, 1000, 0]
+    assert {e.address for e in events} == {owner}
+    assert events[1].bet is not None
+    assert events[1].bet.status == "confirmed"
+
+
+def test_ledger_creates_its_group_from_the_start_of_an_existing_stream(settings: Settings) -> None:
+    owner = address(13)
+    client = redis.Redis.from_url(settings.resolved_redis_url())
+    env = Env(request_id=str(uuid.uuid4()), reply_to=None, command=deposit(owner, 700))
+    client.xadd(bus.INTAKE_STREAM, {"m": encode(env)})  # queued before any ledger ever ran
+
+    with LedgerThread(settings) as ledger:
+        wait_for(lambda: ledger.service.commands_handled == 1, what="queued command handled")
+
+    conn = db.open_reader(settings.live_db_path)
+    assert conn.execute("SELECT balance_cents FROM users").fetchall() == [(700,)]
