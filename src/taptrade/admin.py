@@ -1,0 +1,64 @@
+"""Operator money commands. They go through the ledger's intake like any bet, so the single writer
+stays the only writer; `ledger_entries` reads a user's ledger through a read-only connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from dataclasses import dataclass
+
+from taptrade.bus import BusError, IntakeClient, connect_async
+from taptrade.commands import Command, EntryRecord, Reply
+from taptrade.config import Settings
+from taptrade.ledger.store import entry_row_to_record
+
+_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+def normalise_address(text: str) -> str:
+    """Any-case 0x address -> the lowercase form the ledger keys users by."""
+    if not _ADDRESS_RE.fullmatch(text):
+        raise ValueError(f"not an Ethereum address (0x and 40 hex digits): {text!r}")
+    return text.lower()
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    reply: Reply | None
+    error: str | None
+
+
+async def _submit(settings: Settings, command: Command, timeout_s: float) -> SubmitResult:
+    client = connect_async(settings.resolved_redis_url(), settings.redis_pool_size)
+    intake = IntakeClient(
+        client,
+        intake_max_len=settings.intake_max_len,
+        reply_timeout_ms=settings.reply_timeout_ms,
+    )
+    try:
+        await intake.start()
+        return SubmitResult(await intake.submit(command, timeout_s=timeout_s), None)
+    except BusError as exc:
+        return SubmitResult(None, f"{type(exc).__name__}: {exc}")
+    except OSError as exc:
+        return SubmitResult(None, f"Redis unreachable at {settings.resolved_redis_url()}: {exc}")
+    finally:
+        await intake.close()
+        await client.aclose()
+
+
+def submit(settings: Settings, command: Command, timeout_s: float = 10.0) -> SubmitResult:
+    return asyncio.run(_submit(settings, command, timeout_s))
+
+
+def ledger_entries(conn: sqlite3.Connection, address: str, limit: int) -> list[EntryRecord]:
+    rows = conn.execute(
+        "SELECT l.id, l.kind, l.amount_cents, l.balance_after_cents,"
+        " COALESCE(l.ref, lower(hex(b.bet_id))), l.created_ms, l.meta"
+        " FROM ledger l JOIN users u ON u.id = l.user_id LEFT JOIN bets b ON b.id = l.bet_ref"
+        " WHERE u.address = ? ORDER BY l.id DESC LIMIT ?",
+        (address, limit),
+    ).fetchall()
+    return [entry_row_to_record(row) for row in rows]

@@ -1,0 +1,205 @@
+"""The `taptrade` command: one entry point for every process role and operator task.
+
+Each subcommand builds its settings from flags, `TAPTRADE_*` variables and the optional TOML file
+(see `config`), then hands over to the module that owns the behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import msgspec
+from pydantic import ValidationError
+
+from taptrade import admin
+from taptrade.commands import Adjust, Command, Deposit, Withdraw
+from taptrade.config import Settings, load_settings
+from taptrade.money import format_cents
+from taptrade.obs.logging import configure_logging
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def common_options(func: F) -> F:
+    func = click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="TOML settings file (also TAPTRADE_CONFIG).",
+    )(func)
+    func = click.option("--redis-url", default=None, help="Redis URL (also TAPTRADE_REDIS_URL).")(func)
+    func = click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Data directory (also TAPTRADE_DATA_DIR; default ./data).",
+    )(func)
+    return func
+
+
+def settings_from(process: str | None = None, **flags: Any) -> Settings:
+    config_file = flags.pop("config_file", None)
+    try:
+        settings = load_settings(config_file, **flags)
+    except (ValidationError, FileNotFoundError) as exc:
+        raise click.ClickException(f"invalid settings: {exc}") from exc
+    configure_logging(settings.log_level, process)
+    return settings
+
+
+@click.group()
+@click.version_option(package_name="taptrade")
+def main() -> None:
+    """Tap Trading: a live BTC price grid; one tap bets on a price band in a time window."""
+
+
+@main.command()
+@common_options
+@click.option("--port", type=int, default=None, help="HTTP port (also TAPTRADE_PORT; default 8000).")
+def run(**flags: Any) -> None:
+    """Start everything: Redis (private if none is reachable) and the ledger, supervised."""
+    from taptrade.launcher import LauncherError, run_launcher
+
+    settings = settings_from("launcher", **flags)
+    try:
+        run_launcher(settings)
+    except LauncherError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@common_options
+def ledger(**flags: Any) -> None:
+    """Run the ledger: the single writer of live.db."""
+    from taptrade.ledger.app import run_ledger
+
+    run_ledger(settings_from("ledger", **flags))
+
+
+@main.command()
+@common_options
+def integrity(**flags: Any) -> None:
+    """Check the money invariants of live.db; exit 1 with a report on any violation."""
+    from taptrade.ledger import db
+    from taptrade.ledger.integrity import check_integrity
+
+    settings = settings_from("integrity", **flags)
+    try:
+        conn = db.open_reader(settings.live_db_path)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report = check_integrity(conn)
+    click.echo(json.dumps(report.as_dict(), indent=2))
+    if not report.ok:
+        click.echo(f"integrity: {report.violation_count} violation(s)", err=True)
+        sys.exit(1)
+    click.echo(f"integrity: clean ({report.users} users, {report.ledger_rows} ledger rows)", err=True)
+
+
+@main.group("admin")
+def admin_group() -> None:
+    """Operator money commands (through the ledger's intake) and ledger queries."""
+
+
+def _address(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        return admin.normalise_address(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _command_id_option(func: F) -> F:
+    func = click.option(
+        "--timeout-s",
+        type=click.FloatRange(0.1, 600),
+        default=10.0,
+        show_default=True,
+        help="How long to wait for the ledger's answer.",
+    )(func)
+    return click.option(
+        "--command-id",
+        default=None,
+        help="Idempotency key; reuse it to retry safely (default: a new UUID).",
+    )(func)
+
+
+def _submit(settings: Settings, command: Command, timeout_s: float) -> None:
+    result = admin.submit(settings, command, timeout_s)
+    if result.reply is None:
+        click.echo(f"error: {result.error} (is the ledger running?)", err=True)
+        sys.exit(2)
+    reply = result.reply
+    click.echo(msgspec.json.encode(reply).decode())
+    if not reply.ok:
+        click.echo(f"rejected: {reply.code}: {reply.message}", err=True)
+        sys.exit(1)
+    if reply.balance is not None:
+        click.echo(f"balance now {format_cents(reply.balance)}", err=True)
+
+
+@admin_group.command()
+@common_options
+@click.argument("address", callback=_address)
+@click.argument("cents", type=click.IntRange(min=1))
+@click.option("--reason", default=None)
+@_command_id_option
+def credit(
+    address: str, cents: int, reason: str | None, command_id: str | None, timeout_s: float, **flags: Any
+) -> None:
+    """Credit CENTS to ADDRESS (a DEPOSIT)."""
+    cmd = Deposit(command_id=command_id or str(uuid.uuid4()), address=address, amount=cents,
+                  reason=reason)  # fmt: skip
+    _submit(settings_from(None, **flags), cmd, timeout_s)
+
+
+@admin_group.command()
+@common_options
+@click.argument("address", callback=_address)
+@click.argument("cents", type=click.IntRange(min=1))
+@click.option("--reason", default=None)
+@_command_id_option
+def withdraw(
+    address: str, cents: int, reason: str | None, command_id: str | None, timeout_s: float, **flags: Any
+) -> None:
+    """Withdraw CENTS from ADDRESS (a WITHDRAWAL); refused if the balance is short."""
+    cmd = Withdraw(command_id=command_id or str(uuid.uuid4()), address=address, amount=cents,
+                   reason=reason)  # fmt: skip
+    _submit(settings_from(None, **flags), cmd, timeout_s)
+
+
+@admin_group.command(context_settings={"ignore_unknown_options": True})
+@common_options
+@click.argument("address", callback=_address)
+@click.argument("cents", type=int)
+@click.option("--reason", required=True, help="Why; kept in the ledger row.")
+@_command_id_option
+def adjust(
+    address: str, cents: int, reason: str, command_id: str | None, timeout_s: float, **flags: Any
+) -> None:
+    """Correct ADDRESS's balance by CENTS (negative to take away), with a reason (an ADJUSTMENT)."""
+    cmd = Adjust(command_id=command_id or str(uuid.uuid4()), address=address, amount=cents,
+                 reason=reason)  # fmt: skip
+    _submit(settings_from(None, **flags), cmd, timeout_s)
+
+
+@admin_group.command("ledger")
+@common_options
+@click.argument("address", callback=_address)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+def admin_ledger(address: str, limit: int, **flags: Any) -> None:
+    """Show ADDRESS's ledger, newest first: every balance change with its balance_after."""
+    from taptrade.ledger import db
+
+    settings = settings_from(None, **flags)
+    try:
+        conn = db.open_reader(settings.live_db_path)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for entry in admin.ledger_entries(conn, address, limit):
+        click.echo(msgspec.json.encode(entry).decode())

@@ -1,0 +1,115 @@
+"""`taptrade run`: private Redis when none is configured, the ledger supervised and restarted, a clean
+stop on Ctrl-C with no process left behind, and a restart that continues from the data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import address, free_port, wait_for
+
+OWNER = address(0xFEED)
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline and int(entry.name) != os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+def launcher_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAPTRADE_")}
+    env["TAPTRADE_LEDGER_METRICS_PORT"] = "0"
+    return env
+
+
+def start(data_dir: Path, log: Path) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "taptrade", "run", "--data-dir", str(data_dir), "--port", str(free_port())]
+    with log.open("a") as err:
+        proc = subprocess.Popen(argv, env=launcher_env(), stdout=subprocess.PIPE, stderr=err, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "Tap Trading is running" not in line:
+        interrupt(proc)
+        raise AssertionError(f"launcher did not come up: {line!r}\n{log.read_text()}")
+    return proc
+
+
+def interrupt(proc: subprocess.Popen[str]) -> int:
+    """Ctrl-C, as a person at the terminal would."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout=30)
+    finally:
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def admin(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "taptrade", "admin", *args, "--data-dir", str(data_dir)]
+    return subprocess.run(argv, env=launcher_env(), capture_output=True, text=True, timeout=60, check=False)
+
+
+def ledger_pid(data_dir: Path) -> int:
+    pids = [
+        p for p in processes_mentioning(str(data_dir)) if b"ledger" in Path(f"/proc/{p}/cmdline").read_bytes()
+    ]
+    assert len(pids) == 1, pids
+    return pids[0]
+
+
+@pytest.mark.slow
+def test_run_supervises_stops_cleanly_and_continues_after_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    log = tmp_path / "launcher.log"
+    proc = start(data_dir, log)
+    try:
+        url = (data_dir / "redis.url").read_text().strip()
+        assert url.startswith(("unix://", "redis://127.0.0.1:"))
+        credit = admin(data_dir, "credit", OWNER, "2500", "--timeout-s", "15")
+        assert credit.returncode == 0, credit.stderr + log.read_text()
+
+        # A ledger that dies is restarted by the launcher.
+        os.kill(ledger_pid(data_dir), signal.SIGKILL)
+        wait_for(lambda: "child_exited" in log.read_text(), 10, "crash noticed")
+        again = admin(data_dir, "credit", OWNER, "500", "--timeout-s", "15")
+        assert again.returncode == 0, again.stderr + log.read_text()
+    finally:
+        assert interrupt(proc) == 0, log.read_text()
+    assert processes_mentioning(str(data_dir)) == [], "children outlived the launcher"
+
+    # Same data dir again: money and Redis state are still there.
+    proc = start(data_dir, log)
+    try:
+        history = admin(data_dir, "ledger", OWNER)
+        assert [json.loads(line)["balance_after"] for line in history.stdout.splitlines()] == [3000, 2500]
+        assert admin(data_dir, "withdraw", OWNER, "3000", "--timeout-s", "15").returncode == 0
+    finally:
+        assert interrupt(proc) == 0
+    time.sleep(0.2)
+    assert processes_mentioning(str(data_dir)) == []
+
+
+def test_without_redis_server_it_says_how_to_get_one(tmp_path: Path) -> None:
+    env = {**launcher_env(), "PATH": str(tmp_path)}  # no redis-server anywhere on PATH
+    argv = [sys.executable, "-m", "taptrade", "run", "--data-dir", str(tmp_path / "d")]
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 1
+    assert "apt-get install -y redis-server" in result.stderr
+    assert "TAPTRADE_REDIS_URL" in result.stderr
+    assert "Traceback" not in result.stderr
