@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
 from taptrade.bus import IntakeClient, connect_async
 from taptrade.config import Settings
+from tests.gateway_support import GatewayThread, publish_market
 from tests.support import LedgerThread, RedisServer, make_settings
 
 
@@ -51,3 +53,17 @@ async def intake(settings: Settings) -> AsyncIterator[IntakeClient]:
     yield intake
     await intake.close()
     await client.aclose()
+
+
+@pytest.fixture
+def gateway(settings: Settings, ledger: LedgerThread) -> Iterator[GatewayThread]:
+    """Gateway + ledger + Redis, with a healthy market published."""
+    publish_market(settings.resolved_redis_url())
+    with GatewayThread(settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(gateway: GatewayThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as http:
+        yield http

@@ -5,6 +5,13 @@ Names:
   `Envelope` in field `m`. The ledger trims what it has acknowledged, so the stream's length is the backlog.
 - `tt:reply:{client}` (channel): the ledger's replies to one submitting process (JSON list of `Reply`).
 - `tt:events` (channel): per-user events of each committed batch (JSON list of `UserEvent`).
+- `tt:login-nonce:{nonce}` (5 min): a sign-in nonce, consumed with GETDEL.
+- `tt:session:{sha256(token)}` (hash, 24 h): a signed-in session (address, session key, expiry).
+- `tt:bet-nonce:{address}:{nonce}` (90 s): a bet nonce already used (replay guard).
+- `tt:rate:{address}` (hash): the wallet's token bucket for bets.
+- `tt:faucet:{address}` (10 min): the demo faucet was used.
+- `tt:price:latest` / channel `tt:price`: the latest tick; `tt:quotes:latest` / channel `tt:quotes`: the
+  latest quote table; `tt:feed:status` / channel `tt:feed:status`: feed health and betting state.
 
 `IntakeClient.submit` XADDs a command and awaits its reply with a timeout. The XADD and the backlog cap
 run as one Lua script: one Redis round trip per command.
@@ -15,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -36,6 +45,38 @@ INTAKE_FIELD = b"m"
 EVENTS_CHANNEL = "tt:events"
 
 
+LOGIN_NONCE_TTL_S = 300
+SESSION_TTL_S = 24 * 3600
+BET_NONCE_TTL_S = 90
+FAUCET_TTL_S = 600
+PRICE_KEY = "tt:price:latest"
+PRICE_CHANNEL = "tt:price"
+QUOTES_KEY = "tt:quotes:latest"
+QUOTES_CHANNEL = "tt:quotes"
+FEED_STATUS_KEY = "tt:feed:status"
+FEED_STATUS_CHANNEL = "tt:feed:status"
+
+
+def login_nonce_key(nonce: str) -> str:
+    return f"tt:login-nonce:{nonce}"
+
+
+def session_key(token_hash: str) -> str:
+    return f"tt:session:{token_hash}"
+
+
+def bet_nonce_key(address: str, nonce: str) -> str:
+    return f"tt:bet-nonce:{address}:{nonce}"
+
+
+def rate_key(address: str) -> str:
+    return f"tt:rate:{address}"
+
+
+def faucet_key(address: str) -> str:
+    return f"tt:faucet:{address}"
+
+
 def connect_async(url: str, pool_size: int = 64) -> aioredis.Redis:
     """An asyncio client whose callers wait for a free connection instead of failing past the cap."""
     pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=pool_size, timeout=5)
@@ -53,13 +94,46 @@ return redis.call('XADD', KEYS[1], '*', 'm', ARGV[1])
 """
 
 
+# The bet guard: everything a bet needs from Redis before the ledger, in one round trip.
+# KEYS: session (or "" for wallet-signed bets), bet nonce, rate bucket, intake stream.
+# ARGV: nonce TTL s, rate per s, burst, intake cap, envelope.
+# Returns {"ok", entry id} | {"no_session"} | {"replayed"} | {"rate", retry_after_ms} | {"full"}.
+# A refused bet spends neither its nonce nor a token, so the same signed request may be retried.
+PLACE_BET_LUA = """
+if KEYS[1] ~= "" and redis.call('EXISTS', KEYS[1]) == 0 then return {'no_session'} end
+if not redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[1]) then return {'replayed'} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rate, burst = tonumber(ARGV[2]), tonumber(ARGV[3])
+local bucket = redis.call('HMGET', KEYS[3], 'tokens', 'ts')
+local tokens = tonumber(bucket[1]) or burst
+local ts = tonumber(bucket[2]) or now
+tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
+if tokens < 1 then
+  redis.call('DEL', KEYS[2])
+  return {'rate', math.ceil((1 - tokens) * 1000 / rate)}
+end
+if redis.call('XLEN', KEYS[4]) >= tonumber(ARGV[4]) then
+  redis.call('DEL', KEYS[2])
+  return {'full'}
+end
+redis.call('HSET', KEYS[3], 'tokens', tostring(tokens - 1), 'ts', now)
+redis.call('PEXPIRE', KEYS[3], math.ceil(burst * 1000 / rate) + 1000)
+return {'ok', redis.call('XADD', KEYS[4], '*', 'm', ARGV[5])}
+"""
+
+
 class BusError(Exception):
     """Base of the intake client's errors.
 
     BusError
     ├── IntakeFull       the ledger's backlog is at its cap: shed load (503)
     ├── ReplyTimeout     no reply in time: the outcome is unknown (504), ask again by id
-    └── BusUnavailable   Redis cannot be reached (503)
+    ├── BusUnavailable   Redis cannot be reached (503)
+    └── GuardRefused     the bet guard refused before the ledger saw it
+        ├── NoSession        the session is gone (logged out or expired)
+        ├── ReplayedNonce    this nonce was used already
+        └── RateLimited      the wallet's bucket is empty; `retry_after_ms`
     """
 
 
@@ -73,6 +147,35 @@ class ReplyTimeout(BusError):
 
 class BusUnavailable(BusError):
     pass
+
+
+class GuardRefused(BusError):
+    pass
+
+
+class NoSession(GuardRefused):
+    pass
+
+
+class ReplayedNonce(GuardRefused):
+    pass
+
+
+class RateLimited(GuardRefused):
+    def __init__(self, retry_after_ms: int) -> None:
+        super().__init__(f"rate limited; retry in {retry_after_ms} ms")
+        self.retry_after_ms = retry_after_ms
+
+
+@dataclass(frozen=True, slots=True)
+class BetGuard:
+    """What the bet guard checks in Redis for one bet."""
+
+    session_key: str  # "" for wallet-signed bets
+    nonce_key: str
+    rate_key: str
+    rate_per_s: float
+    burst: int
 
 
 class IntakeClient:
@@ -96,6 +199,7 @@ class IntakeClient:
         self.channel = reply_channel(self.client_id)
         self._waiting: dict[str, asyncio.Future[Reply]] = {}
         self._submit = redis.register_script(SUBMIT_LUA)
+        self._place_bet = redis.register_script(PLACE_BET_LUA)
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
 
@@ -120,17 +224,52 @@ class IntakeClient:
             future.cancel()
 
     async def submit(self, command: Command, timeout_s: float | None = None) -> Reply:
+        """Queue a money command for the ledger and wait for its answer."""
+
+        async def send(envelope: bytes) -> None:
+            if await self._submit(keys=[INTAKE_STREAM], args=[envelope, self._max_len]) is None:
+                raise IntakeFull("the ledger's intake backlog is full")
+
+        return await self._round_trip(command, send, timeout_s)
+
+    async def submit_bet(self, command: Command, guard: BetGuard, timeout_s: float | None = None) -> Reply:
+        """Session, nonce, rate limit and queueing in one Redis round trip; then wait for the ledger."""
+
+        async def send(envelope: bytes) -> None:
+            keys = [guard.session_key, guard.nonce_key, guard.rate_key, INTAKE_STREAM]
+            args: list[int | float | bytes] = [
+                BET_NONCE_TTL_S,
+                guard.rate_per_s,
+                guard.burst,
+                self._max_len,
+                envelope,
+            ]
+            verdict = await self._place_bet(keys=keys, args=args)
+            outcome = verdict[0].decode() if isinstance(verdict[0], bytes) else verdict[0]
+            if outcome == "ok":
+                return
+            if outcome == "no_session":
+                raise NoSession("the session has ended")
+            if outcome == "replayed":
+                raise ReplayedNonce("this nonce was used already")
+            if outcome == "rate":
+                raise RateLimited(int(verdict[1]))
+            raise IntakeFull("the ledger's intake backlog is full")
+
+        return await self._round_trip(command, send, timeout_s)
+
+    async def _round_trip(
+        self, command: Command, send: Callable[[bytes], Awaitable[None]], timeout_s: float | None
+    ) -> Reply:
         request_id = uuid.uuid4().hex
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         try:
             envelope = encode(Envelope(request_id=request_id, reply_to=self.channel, command=command))
             try:
-                added = await self._submit(keys=[INTAKE_STREAM], args=[envelope, self._max_len])
+                await send(envelope)
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 raise BusUnavailable(str(exc)) from exc
-            if added is None:
-                raise IntakeFull("the ledger's intake backlog is full")
             try:
                 return await asyncio.wait_for(future, timeout_s or self._timeout_s)
             except TimeoutError as exc:

@@ -84,6 +84,19 @@ def ledger(**flags: Any) -> None:
 
 @main.command()
 @common_options
+@click.option("--port", type=int, default=None, help="HTTP port (also TAPTRADE_PORT; default 8000).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (default 2).")
+@click.option("--host", default=None, help="Address to listen on (also TAPTRADE_HOST; default 127.0.0.1).")
+def gateway(workers: int | None, **flags: Any) -> None:
+    """Run the HTTP API: N workers, each with its own SO_REUSEPORT socket."""
+    from taptrade.gateway.server import serve
+
+    settings = settings_from("gateway", gateway_workers=workers, **flags)
+    serve(settings, settings.gateway_workers)
+
+
+@main.command()
+@common_options
 def integrity(**flags: Any) -> None:
     """Check the money invariants of live.db; exit 1 with a report on any violation."""
     from taptrade.ledger import db

@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     reply_timeout_ms: int = Field(default=2000, ge=10, le=60_000)
     redis_pool_size: int = Field(default=64, ge=1, le=10_000)
 
+    # The gateway (DESIGN §4, §8).
+    host: str = "127.0.0.1"
+    gateway_workers: int = Field(default=2, ge=1, le=64)
+    bet_rate_per_s: float = Field(default=10.0, gt=0)
+    bet_burst: int = Field(default=20, ge=1)
+    bet_timestamp_window_s: int = Field(default=30, ge=1)
+    quote_max_age_ms: int = Field(default=3000, ge=100)
+    feed_stale_after_ms: int = Field(default=10_000, ge=1000)
+    demo_faucet_cents: int = Field(default=10_000, ge=1)
+    feed: str = "simulated"
+
     @field_validator("stake_presets_cents")
     @classmethod
     def _presets_positive(cls, value: tuple[int, ...]) -> tuple[int, ...]:

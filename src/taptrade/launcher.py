@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,6 +186,14 @@ def _child_argv(role: str, settings: Settings) -> list[str]:
     return [sys.executable, "-m", "taptrade", role, "--data-dir", str(settings.data_dir)]
 
 
+def http_answers(url: str, timeout_s: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return int(response.status) < 500
+    except (OSError, ValueError):
+        return False
+
+
 def run_launcher(settings: Settings) -> None:
     """Bring everything up, supervise it, and take it all down on SIGINT/SIGTERM."""
     data_dir = settings.data_dir
@@ -201,6 +210,8 @@ def run_launcher(settings: Settings) -> None:
     (data_dir / REDIS_URL_FILE).write_text(url + "\n")
     child_env = {"TAPTRADE_REDIS_URL": url, "TAPTRADE_PORT": str(settings.port)}
     specs.append(ChildSpec("ledger", _child_argv("ledger", settings), child_env))
+    specs.append(ChildSpec("gateway", _child_argv("gateway", settings), child_env))
+    base_url = f"http://{settings.host}:{settings.port}"
 
     stop = threading.Event()
 
@@ -217,9 +228,10 @@ def run_launcher(settings: Settings) -> None:
             child.start()
             if child.spec.name == "redis":
                 wait_until(lambda: redis_answers(url), 10.0, "redis-server")
-        log.info("launcher_ready", data_dir=str(data_dir.resolve()), redis=url)
+        wait_until(lambda: http_answers(base_url + "/api/healthz"), 30.0, "the gateway")
+        log.info("launcher_ready", url=base_url, data_dir=str(data_dir.resolve()), redis=url)
         print(
-            f"Tap Trading is running (data in {data_dir.resolve()}, Redis at {url}). Ctrl-C stops it.",
+            f"Tap Trading is running at {base_url} (data in {data_dir.resolve()}). Ctrl-C stops it.",
             flush=True,
         )
         while not stop.wait(0.2):

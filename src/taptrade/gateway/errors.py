@@ -1,0 +1,80 @@
+"""API errors: each carries its HTTP status and API.md code; one handler renders them as
+`{"error": {"code", "message"}}` (with `Retry-After` where the contract asks for it).
+
+ApiError
+├── 400 bad_request          malformed input
+├── 401 bad_signature, stale_timestamp, replayed_nonce, wrong_chain, no_session, bad_nonce, expired,
+│       wrong_domain
+├── 404 not_found
+├── 409 bet_id_conflict, cell_taken
+├── 413 too_large
+├── 422 insufficient_funds, cell_not_placeable, bad_stake, multiplier_moved, no_quote, ...
+├── 429 rate_limited                      (Retry-After)
+├── 503 price_feed_stale, unavailable     (Retry-After)
+└── 504 timeout                           the outcome is unknown: ask GET /api/bets/{bet_id}
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+from starlette.responses import Response
+
+_encoder = msgspec.json.Encoder()
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after_s = retry_after_s
+
+    def response(self) -> Response:
+        return error_response(self.status, self.code, self.message, self.retry_after_s)
+
+
+def error_response(status: int, code: str, message: str, retry_after_s: float | None = None) -> Response:
+    headers = {"Retry-After": str(max(1, math.ceil(retry_after_s)))} if retry_after_s is not None else None
+    body = _encoder.encode({"error": {"code": code, "message": message}})
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "bad_request", message)
+
+
+def unauthorized(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message)
+
+
+def not_found(message: str = "not found") -> ApiError:
+    return ApiError(404, "not_found", message)
+
+
+def rule(code: str, message: str) -> ApiError:
+    return ApiError(422, code, message)
+
+
+def unavailable(message: str, retry_after_s: float = 1.0) -> ApiError:
+    return ApiError(503, "unavailable", message, retry_after_s)
+
+
+def feed_stale() -> ApiError:
+    return ApiError(503, "price_feed_stale", "betting is suspended: the price feed is stale", 5.0)
+
+
+# Ledger result codes -> HTTP status.
+LEDGER_STATUS = {
+    "insufficient_funds": 422,
+    "cell_not_placeable": 422,
+    "bad_stake": 422,
+    "loss_limit": 422,
+    "cooling_down": 422,
+    "cell_taken": 409,
+    "bet_id_conflict": 409,
+    "command_id_conflict": 409,
+    "bad_command": 400,
+}

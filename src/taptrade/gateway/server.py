@@ -1,0 +1,79 @@
+"""`taptrade gateway --port P --workers N`: N uvicorn workers (uvloop, httptools), each with its own
+SO_REUSEPORT listening socket, so the kernel spreads connections evenly across them. (uvicorn's own
+`--workers` shares one socket, and in measurements one worker took 127 of 128 connections.)"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import socket
+import threading
+from types import FrameType
+
+import uvicorn
+
+from taptrade.config import Settings
+from taptrade.gateway.app import create_app
+from taptrade.obs.logging import configure_logging, get_logger
+
+log = get_logger(__name__)
+
+LISTEN_BACKLOG = 4096
+STOP_TIMEOUT_S = 10.0
+
+
+def reuseport_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(LISTEN_BACKLOG)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_worker(settings: Settings, worker: int) -> None:
+    configure_logging(settings.log_level, "gateway")
+    sock = reuseport_socket(settings.host, settings.port)
+    config = uvicorn.Config(
+        create_app(settings),
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        backlog=LISTEN_BACKLOG,
+        timeout_keep_alive=30,
+    )
+    log.info("gateway_worker_started", worker=worker, port=settings.port)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def serve(settings: Settings, workers: int) -> None:
+    """Run the workers and stop them all on SIGTERM/SIGINT; a worker that dies is started again."""
+    context = multiprocessing.get_context("spawn")
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    procs = [context.Process(target=run_worker, args=(settings, n), daemon=True) for n in range(workers)]
+    for proc in procs:
+        proc.start()
+    log.info("gateway_started", port=settings.port, workers=workers)
+    while not stop.wait(0.5):
+        for n, proc in enumerate(procs):
+            if not proc.is_alive():
+                log.error("gateway_worker_exited", worker=n, code=proc.exitcode)
+                procs[n] = context.Process(target=run_worker, args=(settings, n), daemon=True)
+                procs[n].start()
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(STOP_TIMEOUT_S)
+        if proc.is_alive():
+            proc.kill()
+    log.info("gateway_stopped")

@@ -1,0 +1,69 @@
+"""One gateway worker's state: settings, Redis clients, the intake client, the market view, sessions
+and the read-only history connection. Built at startup, closed at shutdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+
+from taptrade.bus import IntakeClient, connect_async
+from taptrade.clock import Clock, SystemClock
+from taptrade.config import Settings, grid_spec
+from taptrade.gateway.history import History
+from taptrade.gateway.market_view import MarketView
+from taptrade.gateway.sessions import Sessions
+from taptrade.grid import GridSpec
+
+
+@dataclass
+class GatewayState:
+    settings: Settings
+    redis: aioredis.Redis
+    intake: IntakeClient
+    market: MarketView
+    sessions: Sessions
+    history: History
+    clock: Clock
+    grid: GridSpec = field(init=False)
+    stake_presets: frozenset[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.grid = grid_spec(self.settings)
+        self.stake_presets = frozenset(self.settings.stake_presets_cents)
+
+    @classmethod
+    async def start(cls, settings: Settings, clock: Clock | None = None) -> GatewayState:
+        redis = connect_async(settings.resolved_redis_url(), settings.redis_pool_size)
+        intake = IntakeClient(
+            redis, intake_max_len=settings.intake_max_len, reply_timeout_ms=settings.reply_timeout_ms
+        )
+        await intake.start()
+        market = MarketView(
+            redis, stale_after_ms=settings.feed_stale_after_ms, quote_max_age_ms=settings.quote_max_age_ms
+        )
+        await market.start()
+        return cls(
+            settings=settings,
+            redis=redis,
+            intake=intake,
+            market=market,
+            sessions=Sessions(redis),
+            history=History(settings.live_db_path),
+            clock=clock or SystemClock(),
+        )
+
+    async def close(self) -> None:
+        await self.market.close()
+        await self.intake.close()
+        await self.redis.aclose()
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 200:
+        return None
+    return token
