@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TAPTRADE_DATA_DIR ?= ./data
 TAPTRADE_PORT ?= 8000
 
-.PHONY: run test lint typecheck system-deps bench-ledger clean
+.PHONY: run test lint typecheck system-deps bench-ledger bench-gateway clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -35,6 +35,12 @@ typecheck: $(STAMP)
 
 bench-ledger: $(STAMP)
 	$(BIN)/python bench/ledger_bench.py
+
+# Starts `taptrade run` in a scratch data dir, loads POST /api/bets at BENCH_RATES, stops it.
+BENCH_RATES ?= 1000 2000 3000
+BENCH_PORT ?= 8199
+bench-gateway: $(STAMP)
+	bench/gateway.sh $(BENCH_PORT) $(BENCH_RATES)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
