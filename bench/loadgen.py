@@ -35,22 +35,16 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-import msgspec
-import redis
-from tests.gateway_support import Trader, bet_body
+from tests.gateway_support import PRICE_CENTS, QUOTE_ROWS, Trader, bet_body, publish_market
 
-from taptrade import bus
 from taptrade.bus import IntakeClient, connect_async
 from taptrade.commands import Deposit
 from taptrade.config import load_settings
 from taptrade.ledger import db
 from taptrade.ledger.integrity import check_integrity
-from taptrade.market import FeedStatus, PriceTick, QuoteTable
 
 STAKE_CENTS = 100
 FUND_CENTS = 100_000_000
-MARKET_PRICE_CENTS = 9_712_345
-MARKET_ROWS = 21
 AHEAD_COLUMNS = (3, 4, 5, 6, 7, 8)
 RESPONSE_TIMEOUT_S = 10.0
 
@@ -79,32 +73,10 @@ def now_ms() -> int:
 # --- setup -----------------------------------------------------------------------------------------
 
 
-def publish_market(client: redis.Redis, column_ms: int) -> None:
-    """A static market around MARKET_PRICE_CENTS: fresh tick, quote table, healthy status."""
-    now = now_ms()
-    table = QuoteTable(
-        quote_id=now,
-        ts_ms=now,
-        price=MARKET_PRICE_CENTS,
-        first_column=now // column_ms,
-        first_row=MARKET_PRICE_CENTS // 1000 - MARKET_ROWS // 2,
-        multipliers_e4=[[25_000] * MARKET_ROWS for _ in range(32)],
-    )
-    tick = PriceTick(price=MARKET_PRICE_CENTS, ts_ms=now, source="simulated")
-    status = FeedStatus(price_feed="healthy", betting="open", since_ms=now, source="simulated")
-    for key, channel, value in (
-        (bus.PRICE_KEY, bus.PRICE_CHANNEL, tick),
-        (bus.QUOTES_KEY, bus.QUOTES_CHANNEL, table),
-        (bus.FEED_STATUS_KEY, bus.FEED_STATUS_CHANNEL, status),
-    ):
-        data = msgspec.json.encode(value)
-        client.set(key, data)
-        client.publish(channel, data)
-
-
-def keep_market_fresh(client: redis.Redis, column_ms: int, stop: threading.Event) -> None:
+def keep_market_fresh(redis_url: str, stop: threading.Event) -> None:
+    """A static, always fresh market around PRICE_CENTS, as the feed would publish it."""
     while not stop.wait(0.5):
-        publish_market(client, column_ms)
+        publish_market(redis_url)
 
 
 async def sign_in_all(url: str, settings: Any, count: int) -> list[Trader]:
@@ -153,7 +125,7 @@ def plan_requests(
     plans = [Plan(start_s) for _ in range(procs)]
     used: set[tuple[int, int, int]] = set()
     column_ms = settings.column_seconds * 1000
-    base_row = MARKET_PRICE_CENTS // 1000 - MARKET_ROWS // 2
+    base_row = PRICE_CENTS // 1000 - QUOTE_ROWS // 2
     total = int(rate * duration_s)
     for n in range(total):
         due = start_s + n / rate
@@ -162,7 +134,7 @@ def plan_requests(
         current = int(due * 1000) // column_ms
         cell = next(
             (current + a, base_row + r)
-            for r in range(MARKET_ROWS)
+            for r in range(QUOTE_ROWS)
             for a in AHEAD_COLUMNS
             if (user, current + a, base_row + r) not in used
         )
@@ -303,11 +275,8 @@ def main() -> None:
     settings = load_settings(data_dir=args.data_dir, port=port, chain_id=grid["chain_id"])
     stop_market = threading.Event()
     if args.publish_market:
-        market = redis.Redis.from_url(redis_url)
-        publish_market(market, settings.column_seconds * 1000)
-        threading.Thread(
-            target=keep_market_fresh, args=(market, settings.column_seconds * 1000, stop_market), daemon=True
-        ).start()
+        publish_market(redis_url)
+        threading.Thread(target=keep_market_fresh, args=(redis_url, stop_market), daemon=True).start()
 
     setup_started = time.time()
     traders = asyncio.run(sign_in_all(args.url, settings, args.users))

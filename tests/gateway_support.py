@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import msgspec
 import redis
 import uvicorn
 from cryptography.hazmat.primitives import hashes, serialization
@@ -31,6 +32,8 @@ from tests.support import now_ms, wait_for
 
 PRICE_CENTS = 9_712_345
 QUOTE_E4 = 25_000
+QUOTE_ROWS = 21  # rows quoted, centred on the price's row
+QUOTE_COLUMNS = 32  # columns quoted, from the current one
 
 
 class GatewayThread:
@@ -162,19 +165,17 @@ def publish_market(
     """What the feed would publish: a tick, a quote table over every placeable column, the status."""
     client = redis.Redis.from_url(redis_url)
     now = now_ms()
-    first_column, first_row = current_column(), price // 1000 - 10
+    first_column, first_row = current_column(), price // 1000 - QUOTE_ROWS // 2
     table = QuoteTable(
         quote_id=now,
         ts_ms=now,
         price=price,
         first_column=first_column,
         first_row=first_row,
-        multipliers_e4=[[multiplier_e4] * 21 for _ in range(32)],
+        multipliers_e4=[[multiplier_e4] * QUOTE_ROWS for _ in range(QUOTE_COLUMNS)],
     )
     tick = PriceTick(price=price, ts_ms=now - tick_age_ms, source="simulated")
     status = FeedStatus(price_feed=price_feed, betting=betting, since_ms=now, source="simulated")  # type: ignore[arg-type]
-    import msgspec
-
     for key, channel, value in (
         (bus.PRICE_KEY, bus.PRICE_CHANNEL, tick),
         (bus.QUOTES_KEY, bus.QUOTES_CHANNEL, table),

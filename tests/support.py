@@ -14,11 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
-
 from taptrade.clock import SystemClock
 from taptrade.commands import Deposit, PlaceBet
 from taptrade.config import Settings, load_settings
+from taptrade.launcher import redis_answers
 from taptrade.ledger.app import build_service
 from taptrade.ledger.service import LedgerService
 
@@ -67,13 +66,7 @@ class RedisServer:
         wait_for(self.answers, 10.0, "redis-server")
 
     def answers(self) -> bool:
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
-        try:
-            return bool(client.ping())
-        except (redis.RedisError, OSError):
-            return False
-        finally:
-            client.close()
+        return redis_answers(self.url, timeout_s=0.2)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

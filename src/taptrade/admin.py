@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from dataclasses import dataclass
 
 from taptrade.bus import BusError, IntakeClient, connect_async
 from taptrade.commands import Command, EntryRecord, Reply
 from taptrade.config import Settings
-from taptrade.ledger.store import entry_row_to_record
+from taptrade.gateway.history import History
 
 _ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
@@ -53,12 +52,6 @@ def submit(settings: Settings, command: Command, timeout_s: float = 10.0) -> Sub
     return asyncio.run(_submit(settings, command, timeout_s))
 
 
-def ledger_entries(conn: sqlite3.Connection, address: str, limit: int) -> list[EntryRecord]:
-    rows = conn.execute(
-        "SELECT l.id, l.kind, l.amount_cents, l.balance_after_cents,"
-        " COALESCE(l.ref, lower(hex(b.bet_id))), l.created_ms, l.meta"
-        " FROM ledger l JOIN users u ON u.id = l.user_id LEFT JOIN bets b ON b.id = l.bet_ref"
-        " WHERE u.address = ? ORDER BY l.id DESC LIMIT ?",
-        (address, limit),
-    ).fetchall()
-    return [entry_row_to_record(row) for row in rows]
+def ledger_entries(history: History, address: str, limit: int) -> list[EntryRecord]:
+    account = history.account(address)
+    return [] if account is None else history.ledger(account.user_id, before_id=None, limit=limit)

@@ -207,12 +207,12 @@ def adjust(
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 def admin_ledger(address: str, limit: int, **flags: Any) -> None:
     """Show ADDRESS's ledger, newest first: every balance change with its balance_after."""
-    from taptrade.ledger import db
+    from taptrade.gateway.history import History
 
     settings = settings_from(None, **flags)
     try:
-        conn = db.open_reader(settings.live_db_path)
+        entries = admin.ledger_entries(History(settings.live_db_path), address, limit)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
-    for entry in admin.ledger_entries(conn, address, limit):
+    for entry in entries:
         click.echo(msgspec.json.encode(entry).decode())

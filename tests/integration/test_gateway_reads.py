@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -185,18 +186,17 @@ async def test_openapi_document_covers_the_contract(client: httpx.AsyncClient) -
 
 
 @pytest.mark.slow
-def test_fuzzing_the_openapi_document_finds_no_server_error(gateway: GatewayThread) -> None:
+def test_fuzzing_the_openapi_document_finds_no_server_error(gateway: GatewayThread, tmp_path: Path) -> None:
     import shutil
     import subprocess
     import sys
-    from pathlib import Path
 
     cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert cli is not None
     result = subprocess.run(
         [cli, "run", f"{gateway.url}/api/openapi.json", "--checks", "not_a_server_error",
          "--max-examples", "30", "--seed", "1", "--no-color"],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import address, free_port, wait_for
+from tests.support import REPO, address, free_port, wait_for
 
 OWNER = address(0xFEED)
 
@@ -113,3 +113,36 @@ def test_without_redis_server_it_says_how_to_get_one(tmp_path: Path) -> None:
     assert "apt-get install -y redis-server" in result.stderr
     assert "TAPTRADE_REDIS_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_the_bot_bets_against_taptrade_run(tmp_path: Path) -> None:
+    """Until the price feed exists, the quote table comes from Redis (as the feed will put it there)."""
+    from eth_account import Account
+
+    from tests.gateway_support import publish_market
+
+    data_dir = tmp_path / "data"
+    port = free_port()
+    argv = [sys.executable, "-m", "taptrade", "run", "--data-dir", str(data_dir), "--port", str(port)]
+    log = tmp_path / "launcher.log"
+    with log.open("a") as err:
+        proc = subprocess.Popen(argv, env=launcher_env(), stdout=subprocess.PIPE, stderr=err, text=True)
+    try:
+        assert proc.stdout is not None
+        assert "Tap Trading is running" in proc.stdout.readline(), log.read_text()
+        publish_market((data_dir / "redis.url").read_text().strip())
+        key = "0x" + bytes(Account.create().key).hex()
+        bot = [
+            sys.executable,
+            str(REPO / "examples" / "bot.py"),
+            "--url",
+            f"http://127.0.0.1:{port}",
+            "--key",
+            key,
+        ]
+        result = subprocess.run([*bot, "--faucet"], capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr + log.read_text()
+        assert '"status":"confirmed"' in result.stdout
+    finally:
+        assert interrupt(proc) == 0

@@ -23,7 +23,6 @@ from taptrade.gateway.schemas import (
     BetOnly,
     BetPage,
     FaucetAnswer,
-    LedgerEntry,
     LedgerPage,
     Limits,
     LoginAnswer,
@@ -181,9 +180,8 @@ async def ledger(
     account = _account(state, session.address)
     before_id = None if cursor is None else int(cursor)
     rows = [] if account is None else state.history.ledger(account.user_id, before_id=before_id, limit=limit)
-    entries = [LedgerEntry.model_validate(row, from_attributes=True).model_dump() for row in rows]
     next_cursor = str(rows[-1].id) if len(rows) == limit else None
-    return json_response({"entries": entries, "next_cursor": next_cursor})
+    return json_response({"entries": rows, "next_cursor": next_cursor})
 
 
 @router.post("/demo/faucet", response_model=FaucetAnswer, responses={404: {}, 429: {}, 401: {}})

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from taptrade.commands import BetRecord
+from taptrade.commands import BetRecord, EntryRecord
 from taptrade.ledger import db
 from taptrade.ledger.store import bet_row_to_record
 
@@ -23,17 +23,6 @@ _BET_SELECT = (
 class Account:
     user_id: int
     balance: int
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerRow:
-    id: int
-    kind: str
-    amount: int
-    balance_after: int
-    ref: str | None
-    created_ms: int
-    meta: str | None
 
 
 class History:
@@ -98,25 +87,14 @@ class History:
         rows = self.conn.execute(sql, (*params, limit)).fetchall()
         return [bet_row_to_record(row) for row in rows]
 
-    def ledger(self, user_id: int, *, before_id: int | None, limit: int) -> list[LedgerRow]:
+    def ledger(self, user_id: int, *, before_id: int | None, limit: int) -> list[EntryRecord]:
         rows = self.conn.execute(
             "SELECT l.id, l.kind, l.amount_cents, l.balance_after_cents, l.ref, b.bet_id, l.created_ms,"
             " l.meta FROM ledger l LEFT JOIN bets b ON b.id = l.bet_ref"
             " WHERE l.user_id = ? AND l.id < ? ORDER BY l.id DESC LIMIT ?",
             (user_id, before_id if before_id is not None else 2**62, limit),
         ).fetchall()
-        return [
-            LedgerRow(
-                entry_id,
-                kind,
-                amount,
-                after,
-                ref if bet_key is None else str(uuid.UUID(bytes=bet_key)),
-                created,
-                meta,
-            )
-            for entry_id, kind, amount, after, ref, bet_key, created, meta in rows
-        ]
+        return [_entry(*row) for row in rows]
 
     def loss_since(self, user_id: int, since_ms: int) -> int:
         """Net loss from betting since `since_ms` (stakes minus payouts and refunds), never negative."""
@@ -134,3 +112,21 @@ class History:
             (column,),
         ).fetchone()
         return None if row is None else tuple(row)
+
+
+def _entry(
+    entry_id: int,
+    kind: str,
+    amount: int,
+    after: int,
+    ref: str | None,
+    bet_key: bytes | None,
+    at: int,
+    meta: str | None,
+) -> EntryRecord:
+    """A ledger row as the API shows it: a bet's rows refer to the bet by its id."""
+    if bet_key is not None:
+        ref = str(uuid.UUID(bytes=bet_key))
+    return EntryRecord(
+        id=entry_id, kind=kind, amount=amount, balance_after=after, ref=ref, created_ms=at, meta=meta
+    )
