@@ -10,6 +10,9 @@ Names:
 - `tt:bet-nonce:{address}:{nonce}` (90 s): a bet nonce already used (replay guard).
 - `tt:rate:{address}` (hash): the wallet's token bucket for bets.
 - `tt:faucet:{address}` (10 min): the demo faucet was used.
+- `tt:columns` (channel): a column resolved or voided (JSON as `GET /api/columns/{c}`).
+- `tt:bars` (stream): closed 1 s bars from the feed, for the ledger to persist (JSON `Bar` in field `m`).
+- `tt:breaker:override` (key): the operator's breaker mode, `auto` | `forced_open` | `forced_closed`.
 - `tt:price:latest` / channel `tt:price`: the latest tick; `tt:quotes:latest` / channel `tt:quotes`: the
   latest quote table; `tt:feed:status` / channel `tt:feed:status`: feed health and betting state.
 
@@ -55,6 +58,10 @@ QUOTES_KEY = "tt:quotes:latest"
 QUOTES_CHANNEL = "tt:quotes"
 FEED_STATUS_KEY = "tt:feed:status"
 FEED_STATUS_CHANNEL = "tt:feed:status"
+BARS_STREAM = "tt:bars"
+COLUMNS_CHANNEL = "tt:columns"
+BARS_STREAM_MAX_LEN = 1_000_000  # ~11 days of seconds: the ledger persists them long before
+BREAKER_OVERRIDE_KEY = "tt:breaker:override"
 
 
 def login_nonce_key(nonce: str) -> str:

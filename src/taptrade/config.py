@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     ledger_batch_max: int = Field(default=512, ge=1, le=100_000)
     ledger_block_ms: int = Field(default=100, ge=1, le=10_000)
     ledger_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    feed_metrics_port: int = Field(default=9102, ge=0, le=65535)
     intake_max_len: int = Field(default=100_000, ge=100)
     reply_timeout_ms: int = Field(default=2000, ge=10, le=60_000)
     redis_pool_size: int = Field(default=64, ge=1, le=10_000)
@@ -71,6 +72,12 @@ class Settings(BaseSettings):
     feed_stale_after_ms: int = Field(default=10_000, ge=1000)
     demo_faucet_cents: int = Field(default=10_000, ge=1)
     feed: str = "simulated"
+
+    # The feed and quotes (DESIGN §5).
+    feed_seed: int | None = None
+    quote_model: str = "taptrade.pricing.touch:TouchModel"
+    quote_interval_ms: int = Field(default=250, ge=50, le=10_000)
+    quote_rows_each_side: int = Field(default=20, ge=1, le=200)
 
     @field_validator("stake_presets_cents")
     @classmethod

@@ -43,6 +43,20 @@ class FeedStatus(msgspec.Struct, frozen=True):
     mode: Literal["auto", "forced_open", "forced_closed"] = "auto"
 
 
+class Bar(msgspec.Struct, frozen=True):
+    """One closed second of exchange time. `count` 0: heard but nothing traded (prices = previous close)."""
+
+    second: int
+    open: int
+    high: int
+    low: int
+    close: int
+    count: int
+    first_trade_id: int | None = None
+    last_trade_id: int | None = None
+
+
 price_decoder = msgspec.json.Decoder(PriceTick)
 quotes_decoder = msgspec.json.Decoder(QuoteTable)
+bar_decoder = msgspec.json.Decoder(Bar)
 status_decoder = msgspec.json.Decoder(FeedStatus)

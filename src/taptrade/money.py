@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_EVEN, Decimal
 
 MULTIPLIER_SCALE = 10_000
 # The largest amount one command may move: $10 billion. Bounds SQLite's 64-bit integers with room to spare.
@@ -10,6 +11,7 @@ MAX_AMOUNT_CENTS = 1_000_000_000_000
 # The largest balance a user may hold (also a CHECK in the schema).
 MAX_BALANCE_CENTS = 1_000_000_000_000_000
 
+_PRICE_RE = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?")
 _MULTIPLIER_RE = re.compile(r"^(0|[1-9][0-9]{0,5})(?:\.([0-9]{1,4}))?$")
 
 
@@ -35,6 +37,19 @@ def parse_multiplier(text: str) -> int:
         raise ValueError(f"not a multiplier with at most 4 decimal places: {text!r}")
     whole, frac = match.group(1), match.group(2) or ""
     return int(whole) * MULTIPLIER_SCALE + int(frac.ljust(4, "0"))
+
+
+def price_to_cents(text: str) -> int:
+    """An exchange's decimal price string ("61685.99000000") -> integer cents, half-even at the cent.
+
+    Decimal arithmetic, never float. Anything that is not a plain positive decimal is a ValueError.
+    """
+    if not _PRICE_RE.fullmatch(text):
+        raise ValueError(f"not a decimal price: {text[:40]!r}")
+    cents = (Decimal(text) * 100).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    if cents <= 0:
+        raise ValueError(f"price must be positive: {text!r}")
+    return int(cents)
 
 
 def format_cents(amount_cents: int) -> str:

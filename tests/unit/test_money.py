@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from taptrade.money import format_cents, format_multiplier, parse_multiplier, payout_cents
+from taptrade.money import format_cents, format_multiplier, parse_multiplier, payout_cents, price_to_cents
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,21 @@ def test_multiplier_formats_with_four_places_and_round_trips() -> None:
 def test_cents_format_for_humans() -> None:
     assert format_cents(123_456) == "$1,234.56"
     assert format_cents(-5) == "-$0.05"
+
+
+@pytest.mark.parametrize(
+    ("text", "cents"),
+    [("61685.99000000", 6168599), ("61685.995", 6168600), ("61685.985", 6168598), ("1", 100), ("0.004", 0)],
+)
+def test_exchange_prices_become_cents_half_even(text: str, cents: int) -> None:
+    if cents == 0:
+        with pytest.raises(ValueError, match="positive"):
+            price_to_cents(text)
+    else:
+        assert price_to_cents(text) == cents
+
+
+@pytest.mark.parametrize("text", ["", "abc", "-1", "1e5", "1,5", " 1", "NaN", "Infinity", "1.2.3", "1" * 13])
+def test_anything_but_a_plain_decimal_price_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="price"):
+        price_to_cents(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from taptrade.obs.logging import get_logger
 
@@ -28,6 +28,16 @@ LEDGER_COMMANDS_TOTAL = Counter(
 LEDGER_BATCH_FAILURES_TOTAL = Counter(
     "ledger_batch_failures_total",
     "Ledger batches rolled back whole because the database failed (disk full, I/O error).",
+)
+
+
+PRICE_FEED_STALENESS_SECONDS = Gauge(
+    "price_feed_staleness_seconds",
+    "Seconds since the feed's last fresh tick (by the feed's clock).",
+)
+CIRCUIT_BREAKER_STATE = Gauge(
+    "circuit_breaker_state",
+    "1 while the circuit breaker is open (betting suspended), 0 while closed.",
 )
 
 
