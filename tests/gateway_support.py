@@ -41,8 +41,9 @@ class GatewayThread:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.app = create_app(settings)
         config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
+            self.app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -81,7 +81,9 @@ class RedisServer:
 
 def make_settings(data_dir: Path, redis_url: str, **overrides: object) -> Settings:
     overrides.setdefault("port", free_port())
-    return load_settings(data_dir=data_dir, redis_url=redis_url, ledger_metrics_port=0, **overrides)
+    return load_settings(
+        data_dir=data_dir, redis_url=redis_url, ledger_metrics_port=0, feed_metrics_port=0, **overrides
+    )
 
 
 class LedgerThread:

@@ -62,8 +62,9 @@ def main() -> None:
 @main.command()
 @common_options
 @click.option("--port", type=int, default=None, help="HTTP port (also TAPTRADE_PORT; default 8000).")
+@click.option("--feed", "feed", default=None, help="Price source (default: simulated in demo mode).")
 def run(**flags: Any) -> None:
-    """Start everything: Redis (private if none is reachable) and the ledger, supervised."""
+    """Start everything: Redis (private if none is reachable), ledger, feed, gateway; supervised."""
     from taptrade.launcher import LauncherError, run_launcher
 
     settings = settings_from("launcher", **flags)
@@ -93,6 +94,43 @@ def gateway(workers: int | None, **flags: Any) -> None:
 
     settings = settings_from("gateway", gateway_workers=workers, **flags)
     serve(settings, settings.gateway_workers)
+
+
+@main.command()
+@common_options
+@click.option("--source", "source", default=None, help="binance | coinbase | simulated | replay:PATH[@SPEED]")
+@click.option(
+    "--seed", type=int, default=None, help="Seed of the simulated market (also TAPTRADE_FEED_SEED)."
+)
+def feed(source: str | None, seed: int | None, **flags: Any) -> None:
+    """Run the price feed: ticks, 1 s bars, health and breaker, quote tables."""
+    from taptrade.feed.app import make_source, run_feed
+
+    settings = settings_from("feed", feed_seed=seed, feed=source, **flags)
+    try:
+        make_source(settings.feed, settings)  # fail fast on a bad --source
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--source") from exc
+    run_feed(settings, settings.feed)
+
+
+@main.command()
+@common_options
+@click.argument("mode", type=click.Choice(["open", "closed", "auto"]))
+def breaker(mode: str, **flags: Any) -> None:
+    """Override the circuit breaker: open (suspend betting), closed (keep betting open), auto."""
+    import redis
+
+    from taptrade.bus import BREAKER_OVERRIDE_KEY
+
+    settings = settings_from(None, **flags)
+    value = {"open": "forced_open", "closed": "forced_closed", "auto": "auto"}[mode]
+    client = redis.Redis.from_url(settings.resolved_redis_url())
+    try:
+        client.set(BREAKER_OVERRIDE_KEY, value)
+    except redis.RedisError as exc:
+        raise click.ClickException(f"Redis unreachable at {settings.resolved_redis_url()}: {exc}") from exc
+    click.echo(f"breaker mode: {value} (the feed applies it within a second)")
 
 
 @main.command()

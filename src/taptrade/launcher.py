@@ -210,6 +210,8 @@ def run_launcher(settings: Settings) -> None:
     (data_dir / REDIS_URL_FILE).write_text(url + "\n")
     child_env = {"TAPTRADE_REDIS_URL": url, "TAPTRADE_PORT": str(settings.port)}
     specs.append(ChildSpec("ledger", _child_argv("ledger", settings), child_env))
+    child_env["TAPTRADE_FEED"] = settings.feed
+    specs.append(ChildSpec("feed", _child_argv("feed", settings), child_env))
     specs.append(ChildSpec("gateway", _child_argv("gateway", settings), child_env))
     base_url = f"http://{settings.host}:{settings.port}"
 

@@ -3,6 +3,7 @@ stop on Ctrl-C with no process left behind, and a restart that continues from th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +37,7 @@ def processes_mentioning(text: str) -> list[int]:
 def launcher_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAPTRADE_")}
     env["TAPTRADE_LEDGER_METRICS_PORT"] = "0"
+    env["TAPTRADE_FEED_METRICS_PORT"] = "0"
     return env
 
 
@@ -105,6 +108,17 @@ def test_run_supervises_stops_cleanly_and_continues_after_restart(tmp_path: Path
     assert processes_mentioning(str(data_dir)) == []
 
 
+async def first_messages(url: str, kinds: set[str]) -> dict[str, dict[str, Any]]:
+    from websockets.asyncio.client import connect
+
+    seen: dict[str, dict[str, Any]] = {}
+    async with connect(url, max_size=2**22) as ws:
+        while not kinds <= set(seen):
+            message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            seen.setdefault(message["type"], message)
+    return seen
+
+
 def test_without_redis_server_it_says_how_to_get_one(tmp_path: Path) -> None:
     env = {**launcher_env(), "PATH": str(tmp_path)}  # no redis-server anywhere on PATH
     argv = [sys.executable, "-m", "taptrade", "run", "--data-dir", str(tmp_path / "d")]
@@ -116,11 +130,11 @@ def test_without_redis_server_it_says_how_to_get_one(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_bot_bets_against_taptrade_run(tmp_path: Path) -> None:
-    """Until the price feed exists, the quote table comes from Redis (as the feed will put it there)."""
+def test_taptrade_run_streams_simulated_prices_and_the_bot_bets(tmp_path: Path) -> None:
+    """The simulated feed quotes; the operator holds the breaker closed so betting opens at once (a new feed
+    keeps betting suspended until it has ticked for 30 s)."""
+    import httpx
     from eth_account import Account
-
-    from tests.gateway_support import publish_market
 
     data_dir = tmp_path / "data"
     port = free_port()
@@ -131,7 +145,22 @@ def test_the_bot_bets_against_taptrade_run(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         assert "Tap Trading is running" in proc.stdout.readline(), log.read_text()
-        publish_market((data_dir / "redis.url").read_text().strip())
+        breaker = [sys.executable, "-m", "taptrade", "breaker", "closed", "--data-dir", str(data_dir)]
+        assert subprocess.run(breaker, env=launcher_env(), timeout=30, check=False).returncode == 0
+
+        def betting_open() -> bool:
+            health = httpx.get(f"http://127.0.0.1:{port}/api/healthz", timeout=5).json()
+            quoted = httpx.get(f"http://127.0.0.1:{port}/api/quotes", timeout=5).status_code == 200
+            return quoted and health["checks"]["circuit_breaker"] == {
+                "state": "closed",
+                "mode": "forced_closed",
+            }
+
+        wait_for(betting_open, 15, "betting open by the operator")
+        streamed = asyncio.run(first_messages(f"ws://127.0.0.1:{port}/ws", {"hello", "price", "quotes"}))
+        assert streamed["hello"]["grid"]["feed"] == "simulated"
+        assert streamed["price"]["price"] > 0
+        assert any(m is not None for row in streamed["quotes"]["multipliers"] for m in row)
         key = "0x" + bytes(Account.create().key).hex()
         bot = [
             sys.executable,

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taptrade import __version__
@@ -48,6 +48,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.router.routes.insert(0, Route("/api/bets", place_bet_endpoint, methods=["POST"]))
+    app.router.routes.append(WebSocketRoute("/ws", public.websocket_endpoint))
     app.include_router(public.router)
     app.include_router(account.router)
     openapi.install(app)

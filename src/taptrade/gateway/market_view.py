@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any, cast
 
 import msgspec
@@ -39,6 +40,8 @@ class MarketView:
         self.status: FeedStatus | None = None
         self._task: asyncio.Task[None] | None = None
         self._pubsub: Any = None
+        # Called with the channel after each change (the WebSocket hub listens).
+        self.listeners: list[Callable[[str], None]] = []
 
     async def start(self) -> None:
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
@@ -76,6 +79,9 @@ class MarketView:
                 self.status = status_decoder.decode(data)
         except msgspec.DecodeError as exc:
             log.error("market_message_undecodable", channel=channel, error=str(exc))
+            return
+        for listener in self.listeners:
+            listener(channel)
 
     async def _follow(self) -> None:
         backoff_s = 0.05

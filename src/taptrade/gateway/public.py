@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 
 from taptrade import __version__
 from taptrade.gateway.account import State, json_response
@@ -20,7 +21,7 @@ from taptrade.gateway.schemas import (
     VersionAnswer,
 )
 from taptrade.gateway.state import GatewayState
-from taptrade.money import format_multiplier
+from taptrade.gateway.ws import quotes_message
 from taptrade.obs.build import build_info
 
 router = APIRouter(prefix="/api")
@@ -109,29 +110,11 @@ async def price(state: State) -> Response:
     return json_response(answer)
 
 
-def quotes_message(state: GatewayState) -> dict[str, Any] | None:
-    table = state.market.quotes
-    if table is None:
-        return None
-    return {
-        "type": "quotes",
-        "quote_id": table.quote_id,
-        "ts_ms": table.ts_ms,
-        "price": table.price,
-        "first_column": table.first_column,
-        "first_row": table.first_row,
-        "multipliers": [
-            [None if m is None else format_multiplier(m) for m in rows] for rows in table.multipliers_e4
-        ],
-    }
-
-
 @router.get("/quotes", response_model=QuotesAnswer, responses={503: {}})
 async def quotes(state: State) -> Response:
-    message = quotes_message(state)
-    if message is None:
+    if state.market.quotes is None:
         raise feed_stale()
-    return json_response(message)
+    return json_response(quotes_message(state.market.quotes))
 
 
 @router.get("/columns/{column}", response_model=ColumnAnswer, responses={400: {}})
@@ -155,3 +138,8 @@ async def column(state: State, column: Annotated[int, Path(ge=0, le=10**12)]) ->
             "ticks": ticks,
         }
     )
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    state: GatewayState = websocket.app.state.gateway
+    await state.hub.serve(websocket, grid_answer(state))

@@ -13,6 +13,7 @@ from taptrade.config import Settings, grid_spec
 from taptrade.gateway.history import History
 from taptrade.gateway.market_view import MarketView
 from taptrade.gateway.sessions import Sessions
+from taptrade.gateway.ws import Hub
 from taptrade.grid import GridSpec
 
 
@@ -25,11 +26,13 @@ class GatewayState:
     sessions: Sessions
     history: History
     clock: Clock
+    hub: Hub = field(init=False)
     grid: GridSpec = field(init=False)
     stake_presets: frozenset[int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.grid = grid_spec(self.settings)
+        self.hub = Hub(self.redis, self.sessions, self.grid, self.market, self.clock)
         self.stake_presets = frozenset(self.settings.stake_presets_cents)
 
     @classmethod
@@ -43,7 +46,7 @@ class GatewayState:
             redis, stale_after_ms=settings.feed_stale_after_ms, quote_max_age_ms=settings.quote_max_age_ms
         )
         await market.start()
-        return cls(
+        state = cls(
             settings=settings,
             redis=redis,
             intake=intake,
@@ -52,8 +55,11 @@ class GatewayState:
             history=History(settings.live_db_path),
             clock=clock or SystemClock(),
         )
+        await state.hub.start()
+        return state
 
     async def close(self) -> None:
+        await self.hub.close()
         await self.market.close()
         await self.intake.close()
         await self.redis.aclose()

@@ -1,0 +1,275 @@
+"""The WebSocket `/ws` (API.md): hello, price (<= 10 Hz, newest wins), quotes, status, column, and after
+`auth` the user's own bet and balance events; ping/pong.
+
+Each worker has one hub. A broadcast is encoded once and handed to every client; each client has its own
+sender task, with one slot for the newest price and one for the newest quotes (a slow client simply
+skips stale ones) and a small bounded queue for everything else. A client whose queue overflows, or whose
+socket does not take a message within `SEND_TIMEOUT_S`, is closed with 1013 ("try again later"): one slow
+client never delays the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from taptrade import bus
+from taptrade.clock import Clock
+from taptrade.commands import decode_events
+from taptrade.gateway.market_view import MarketView
+from taptrade.gateway.schemas import api_bet
+from taptrade.gateway.sessions import Sessions
+from taptrade.grid import GridSpec
+from taptrade.market import FeedStatus, PriceTick, QuoteTable
+from taptrade.money import format_multiplier
+from taptrade.obs.logging import get_logger
+
+log = get_logger(__name__)
+
+PRICE_INTERVAL_S = 0.1  # at most 10 price messages a second per client
+QUEUE_MAX = 256
+SEND_TIMEOUT_S = 5.0
+CLIENT_MESSAGE_MAX_BYTES = 4096
+CLOSE_TRY_AGAIN = 1013
+CLOSE_POLICY = 1008
+_encoder = msgspec.json.Encoder()
+
+
+class Client:
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self.address: str | None = None
+        self.price: str | None = None
+        self.quotes: str | None = None
+        self.queue: deque[str] = deque()
+        self.wake = asyncio.Event()
+        self.closing = False
+
+    def offer_price(self, text: str) -> None:
+        self.price = text
+        self.wake.set()
+
+    def offer_quotes(self, text: str) -> None:
+        self.quotes = text
+        self.wake.set()
+
+    def offer(self, text: str) -> None:
+        if len(self.queue) >= QUEUE_MAX:
+            self.closing = True  # cannot keep up: the sender closes it with 1013
+        else:
+            self.queue.append(text)
+        self.wake.set()
+
+    async def send_forever(self) -> None:
+        ws = self.websocket
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            if self.closing:
+                await _close(ws, CLOSE_TRY_AGAIN, "too slow")
+                return
+            while self.queue or self.price or self.quotes:
+                if self.queue:
+                    text = self.queue.popleft()
+                elif self.quotes is not None:
+                    text, self.quotes = self.quotes, None
+                else:
+                    assert self.price is not None
+                    text, self.price = self.price, None
+                try:
+                    await asyncio.wait_for(ws.send_text(text), SEND_TIMEOUT_S)
+                except TimeoutError:
+                    await _close(ws, CLOSE_TRY_AGAIN, "too slow")
+                    return
+
+
+async def _close(ws: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):  # the peer may be gone already
+        if ws.application_state is not WebSocketState.DISCONNECTED:
+            await asyncio.wait_for(ws.close(code, reason), 1.0)
+
+
+class Hub:
+    """One worker's WebSocket clients and the Redis subscriptions that feed them."""
+
+    def __init__(
+        self, redis: aioredis.Redis, sessions: Sessions, grid: GridSpec, market: MarketView, clock: Clock
+    ) -> None:
+        self._redis = redis
+        self._sessions = sessions
+        self._grid = grid
+        self._market = market
+        self._clock = clock
+        self.clients: set[Client] = set()
+        self._by_address: dict[str, set[Client]] = {}
+        self._price_sent: PriceTick | None = None
+        market.listeners.append(self.on_market)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pubsub: Any = None
+
+    async def start(self) -> None:
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(bus.EVENTS_CHANNEL, bus.COLUMNS_CHANNEL)
+        self._tasks = [
+            asyncio.create_task(self._follow_events(), name="ws-events"),
+            asyncio.create_task(self._pace_prices(), name="ws-prices"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+
+    # --- market messages (from the market view) -------------------------------------------------
+
+    def on_market(self, channel: str) -> None:
+        """The market view changed; prices go out through the pacer, at most 10 a second."""
+        if channel == bus.QUOTES_CHANNEL and self._market.quotes is not None:
+            text = _encoder.encode(quotes_message(self._market.quotes)).decode()
+            for client in self.clients:
+                client.offer_quotes(text)
+        elif channel == bus.FEED_STATUS_CHANNEL:
+            self.broadcast(status_message(self._market.status))
+
+    def broadcast(self, message: dict[str, Any]) -> None:
+        text = _encoder.encode(message).decode()
+        for client in self.clients:
+            client.offer(text)
+
+    async def _pace_prices(self) -> None:
+        while True:
+            await asyncio.sleep(PRICE_INTERVAL_S)
+            tick = self._market.price
+            if tick is None or tick is self._price_sent:
+                continue
+            self._price_sent = tick
+            text = _encoder.encode({"type": "price", "price": tick.price, "ts_ms": tick.ts_ms}).decode()
+            for client in self.clients:
+                client.offer_price(text)
+
+    # --- per-user events and columns ------------------------------------------------------------
+
+    async def _follow_events(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except (RedisError, OSError) as exc:
+                log.warning("ws_event_subscription_lost", error=str(exc))
+                await asyncio.sleep(0.5)
+                continue
+            if message is None or message["type"] != "message":
+                continue
+            channel = (
+                message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
+            )
+            if channel == bus.COLUMNS_CHANNEL:
+                with contextlib.suppress(msgspec.DecodeError):
+                    self.broadcast({"type": "column", **msgspec.json.decode(message["data"])})
+                continue
+            try:
+                events = decode_events(message["data"])
+            except msgspec.DecodeError:
+                log.error("ws_events_undecodable")
+                continue
+            for event in events:
+                for client in self._by_address.get(event.address, ()):
+                    if event.type == "bet" and event.bet is not None:
+                        body = {"type": "bet", "seq": event.seq, "bet": api_bet(event.bet, self._grid)}
+                    else:
+                        body = {"type": "balance", "seq": event.seq, "balance": event.balance}
+                    client.offer(_encoder.encode(body).decode())
+
+    # --- one connection -------------------------------------------------------------------------
+
+    async def serve(self, websocket: WebSocket, grid: dict[str, Any]) -> None:
+        await websocket.accept()
+        client = Client(websocket)
+        market = self._market
+        hello = {"type": "hello", "server_ms": self._clock.now_ms(), "grid": grid,
+                 "status": status_message(market.status)}  # fmt: skip
+        client.offer(_encoder.encode(hello).decode())
+        if market.quotes is not None:
+            client.offer_quotes(_encoder.encode(quotes_message(market.quotes)).decode())
+        if market.price is not None:
+            price = {"type": "price", "price": market.price.price, "ts_ms": market.price.ts_ms}
+            client.offer_price(_encoder.encode(price).decode())
+        self.clients.add(client)
+        sender = asyncio.create_task(client.send_forever(), name="ws-send")
+        receiver = asyncio.create_task(self._receive(client), name="ws-receive")
+        try:
+            # Either side ends the connection: the peer leaves, or the sender gave up on a stalled peer
+            # (which may never send anything again).
+            await asyncio.wait((sender, receiver), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.clients.discard(client)
+            if client.address is not None:
+                self._by_address.get(client.address, set()).discard(client)
+            for task in (sender, receiver):
+                task.cancel()
+            for task in (sender, receiver):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _receive(self, client: Client) -> None:
+        ws = client.websocket
+        while True:
+            try:
+                text = await ws.receive_text()
+            except (WebSocketDisconnect, RuntimeError, KeyError):
+                return  # gone, or sent a binary frame (not ours)
+            if len(text) > CLIENT_MESSAGE_MAX_BYTES:
+                await _close(ws, CLOSE_POLICY, "message too large")
+                return
+            try:
+                message = msgspec.json.decode(text)
+            except msgspec.DecodeError:
+                await _close(ws, CLOSE_POLICY, "not JSON")
+                return
+            kind = message.get("type") if isinstance(message, dict) else None
+            if kind == "ping":
+                client.offer('{"type":"pong"}')
+            elif kind == "auth" and isinstance(message.get("token"), str):
+                session = await self._sessions.lookup(message["token"], self._clock.now_ms())
+                if session is None:
+                    await _close(ws, CLOSE_POLICY, "no_session")
+                    return
+                client.address = session.address
+                self._by_address.setdefault(session.address, set()).add(client)
+            # anything else is ignored: the protocol may grow
+
+
+def quotes_message(table: QuoteTable) -> dict[str, Any]:
+    """The API's quotes message: multipliers as 4-place decimal strings, null where not offered."""
+    return {
+        "type": "quotes",
+        "quote_id": table.quote_id,
+        "ts_ms": table.ts_ms,
+        "price": table.price,
+        "first_column": table.first_column,
+        "first_row": table.first_row,
+        "multipliers": [
+            [None if m is None else format_multiplier(m) for m in rows] for rows in table.multipliers_e4
+        ],
+    }
+
+
+def status_message(status: FeedStatus | None) -> dict[str, Any]:
+    if status is None:
+        return {"type": "status", "price_feed": "critical", "betting": "suspended", "since_ms": 0}
+    return {
+        "type": "status",
+        "price_feed": status.price_feed,
+        "betting": status.betting,
+        "since_ms": status.since_ms,
+    }
