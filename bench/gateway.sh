@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Gateway benchmark: `taptrade run` (defaults: 2 gateway workers, ledger, private Redis) in a scratch data
-# dir, then the open-loop load generator at each rate for 30 s. Usage: bench/gateway.sh PORT RATE...
+# Gateway benchmark: `taptrade run` (defaults: 2 gateway workers, ledger, simulated feed, private Redis) in
+# a scratch data dir, then the open-loop load generator at each rate for 30 s. Usage: bench/gateway.sh PORT RATE...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=$1; shift
@@ -12,5 +12,5 @@ for _ in $(seq 60); do grep -q "is running" "$data/run.log" && break; sleep 0.5;
 for rate in "$@"; do
     echo "=== POST /api/bets at $rate/s"
     .venv/bin/python -W ignore -m bench.loadgen --url "http://127.0.0.1:$port" --data-dir "$data" \
-        --rate "$rate" --duration 30 --users 800 --publish-market
+        --rate "$rate" --duration 30 --users 800
 done

@@ -7,9 +7,11 @@ request's *intended* send time, so a stalled server shows up as latency (no coor
 
 Setup, not timed: `--users` wallets sign in with real SIWE messages and P-256 session keys, are funded
 through the ledger's intake, and every bet of the run is signed in advance (session-key path). With
-`--publish-market` the loader also publishes a static quote table and a healthy feed status (for a system
-without a price feed). The run is spread over `--procs` loader processes, none of them the server's; each
-keeps `--connections / --procs` keep-alive connections and speaks raw HTTP/1.1 to stay cheap.
+`--publish-market` the loader publishes a static quote table and a healthy feed status itself (for a
+system without a price feed); otherwise it waits until the live feed has opened betting and signs its
+bets on the rows around the current price. The run is spread over `--procs` loader processes, none of
+them the server's; each keeps `--connections / --procs` keep-alive connections and speaks raw HTTP/1.1
+to stay cheap.
 
 Reports: achieved rate, latency percentiles, answers by status and error code, how the gateway workers
 shared the connections, then checks that every confirmed bet is in the database exactly once and that
@@ -35,7 +37,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from tests.gateway_support import PRICE_CENTS, QUOTE_ROWS, Trader, bet_body, publish_market
+from tests.gateway_support import QUOTE_ROWS, Trader, bet_body, publish_market
 
 from taptrade.bus import IntakeClient, connect_async
 from taptrade.commands import Deposit
@@ -112,6 +114,18 @@ async def fund_all(redis_url: str, traders: list[Trader]) -> None:
         await client.aclose()
 
 
+def wait_for_betting(url: str, timeout_s: float = 60.0) -> int:
+    """Wait until the market is open (a new feed keeps betting suspended for 30 s); the current price."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        health = httpx.get(f"{url}/api/healthz", timeout=5).json()
+        if health["checks"]["circuit_breaker"]["state"] == "closed":
+            price: int = httpx.get(f"{url}/api/price", timeout=5).json()["price"]
+            return price
+        time.sleep(1)
+    raise SystemExit("betting did not open: is the feed running?")
+
+
 def plan_requests(
     traders: list[Trader],
     settings: Any,
@@ -120,12 +134,14 @@ def plan_requests(
     duration_s: float,
     start_s: float,
     procs: int,
+    price_cents: int,
 ) -> list[Plan]:
-    """Every bet of the run, signed now for its due time: a placeable cell that user has not used yet."""
+    """Every bet of the run, signed now for its due time: a placeable cell that user has not used yet,
+    in the rows around the price (which the feed keeps quoting while the price wanders a few rows)."""
     plans = [Plan(start_s) for _ in range(procs)]
     used: set[tuple[int, int, int]] = set()
     column_ms = settings.column_seconds * 1000
-    base_row = PRICE_CENTS // 1000 - QUOTE_ROWS // 2
+    base_row = price_cents // settings.row_cents - QUOTE_ROWS // 2
     total = int(rate * duration_s)
     for n in range(total):
         due = start_s + n / rate
@@ -277,13 +293,16 @@ def main() -> None:
     if args.publish_market:
         publish_market(redis_url)
         threading.Thread(target=keep_market_fresh, args=(redis_url, stop_market), daemon=True).start()
+    price_cents = wait_for_betting(args.url)
 
     setup_started = time.time()
     traders = asyncio.run(sign_in_all(args.url, settings, args.users))
     asyncio.run(fund_all(redis_url, traders))
     sign_s = args.rate * args.duration * 80e-6 + 3  # ~80 µs to sign and encode a request
     start_s = time.time() + sign_s
-    plans = plan_requests(traders, settings, f"{host}:{port}", args.rate, args.duration, start_s, args.procs)
+    plans = plan_requests(
+        traders, settings, f"{host}:{port}", args.rate, args.duration, start_s, args.procs, price_cents
+    )
     signed = sum(len(p.requests) for p in plans)
     setup_s = time.time() - setup_started
     print(f"setup: {args.users} users signed in and funded, {signed} bets signed in {setup_s:.1f} s")

@@ -151,7 +151,9 @@ class FeedService:
             self._volatility = EwmaVolatility(tick.price)
         state = MarketState(
             price_cents=tick.price,
-            now_ms=tick.ts_ms,
+            # The exchange's clock now, not the last tick's time: sparse ticks must not price columns as
+            # further away than they are.
+            now_ms=max(tick.ts_ms, now_ms - self._skew_ms),
             sigma_cents_per_sqrt_s=self._volatility.sigma_cents_per_sqrt_s(),
         )
         first_column, first_row, multipliers = quote_grid(

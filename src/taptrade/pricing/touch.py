@@ -38,8 +38,8 @@ _TWO_PI = 2.0 * math.pi
 _SQRT_TWO_PI = math.sqrt(_TWO_PI)
 # 20-point Gauss-Legendre on (-1, 1): Genz's most accurate rule, used here for every correlation.
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(20)
-_D_MAX = 1e8
-_erfc = np.frompyfunc(math.erfc, 1, 1)  # numpy has no erfc; math.erfc is exact to the last bits
+_D_MAX = 1e8  # the largest boundary distance used, in sigma units (see TouchModel)
+_erfc = np.frompyfunc(math.erfc, 1, 1)  # numpy has no erfc; math.erfc is accurate to a few ulps
 
 
 def normal_cdf(x: npt.ArrayLike) -> FloatArray:
