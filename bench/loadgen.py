@@ -49,6 +49,7 @@ STAKE_CENTS = 100
 FUND_CENTS = 100_000_000
 AHEAD_COLUMNS = (3, 4, 5, 6, 7, 8)
 RESPONSE_TIMEOUT_S = 10.0
+NEAR_ROWS = 7  # the price's row and three either side
 
 
 @dataclass
@@ -135,13 +136,14 @@ def plan_requests(
     start_s: float,
     procs: int,
     price_cents: int,
+    rows: int,
 ) -> list[Plan]:
     """Every bet of the run, signed now for its due time: a placeable cell that user has not used yet,
     in the rows around the price (which the feed keeps quoting while the price wanders a few rows)."""
     plans = [Plan(start_s) for _ in range(procs)]
     used: set[tuple[int, int, int]] = set()
     column_ms = settings.column_seconds * 1000
-    base_row = price_cents // settings.row_cents - QUOTE_ROWS // 2
+    base_row = price_cents // settings.row_cents - rows // 2
     total = int(rate * duration_s)
     for n in range(total):
         due = start_s + n / rate
@@ -150,7 +152,7 @@ def plan_requests(
         current = int(due * 1000) // column_ms
         cell = next(
             (current + a, base_row + r)
-            for r in range(QUOTE_ROWS)
+            for r in range(rows)
             for a in AHEAD_COLUMNS
             if (user, current + a, base_row + r) not in used
         )
@@ -300,8 +302,10 @@ def main() -> None:
     asyncio.run(fund_all(redis_url, traders))
     sign_s = args.rate * args.duration * 80e-6 + 3  # ~80 µs to sign and encode a request
     start_s = time.time() + sign_s
+    # With a live feed only the rows near the price are surely offered (far cells would pay over 100x).
+    rows = QUOTE_ROWS if args.publish_market else NEAR_ROWS
     plans = plan_requests(
-        traders, settings, f"{host}:{port}", args.rate, args.duration, start_s, args.procs, price_cents
+        traders, settings, f"{host}:{port}", args.rate, args.duration, start_s, args.procs, price_cents, rows
     )
     signed = sum(len(p.requests) for p in plans)
     setup_s = time.time() - setup_started

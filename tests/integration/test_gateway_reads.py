@@ -217,3 +217,21 @@ def test_the_bot_example_places_a_bet_with_only_a_private_key(gateway: GatewayTh
     assert result.returncode == 0, result.stdout + result.stderr
     assert "faucet: 200" in result.stdout
     assert '"status":"confirmed"' in result.stdout
+
+
+async def test_price_shows_the_replay_offset_on_a_replayed_feed(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    import asyncio
+
+    import msgspec
+    import redis
+
+    from taptrade import bus
+    from taptrade.market import PriceTick
+
+    tick = msgspec.json.encode(PriceTick(price=PRICE_CENTS, ts_ms=1, source="replay", replay_offset_ms=5_000))
+    redis.Redis.from_url(settings.resolved_redis_url()).publish(bus.PRICE_CHANNEL, tick)
+    await asyncio.sleep(0.2)
+    answer = (await client.get("/api/price")).json()
+    assert (answer["source"], answer["replay_offset_ms"]) == ("replay", 5_000)

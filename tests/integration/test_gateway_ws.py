@@ -195,3 +195,12 @@ async def _load_until_stalled_is_closed(
 def _stalled_gone(gateway: GatewayThread) -> bool:
     hub = gateway.app.state.gateway.hub
     return len(hub.clients) <= 1
+
+
+async def test_resolved_columns_are_broadcast(gateway: GatewayThread, settings: Settings) -> None:
+    column = {"column": 7, "start_ms": 35_000, "end_ms": 40_000, "status": "resolved",
+              "open": 100, "high": 120, "low": 90, "close": 110, "ticks": 42}  # fmt: skip
+    async with connect(ws_url(gateway)) as ws:
+        await next_of(ws, "hello")
+        redis.Redis.from_url(settings.resolved_redis_url()).publish(bus.COLUMNS_CHANNEL, json.dumps(column))
+        assert await next_of(ws, "column") == {"type": "column", **column}
