@@ -16,8 +16,6 @@ bet on one column shares one price path, so columns, not bets, are the independe
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import math
 import statistics
 import time
@@ -27,8 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from taptrade.feed.bars import BarBuilder
+from taptrade.feed.events import Heartbeat, Tick
+from taptrade.feed.replay import RecordedTrade, read_trades, with_heartbeats
 from taptrade.grid import GridSpec, touches
-from taptrade.money import MULTIPLIER_SCALE, price_to_cents
+from taptrade.market import Bar
+from taptrade.money import MULTIPLIER_SCALE
 from taptrade.pricing.model import MarketState, load_model
 from taptrade.pricing.quotes import quote_grid
 from taptrade.pricing.volatility import EwmaVolatility
@@ -47,15 +49,6 @@ AHEAD_GROUPS = (
     (21, 30, "21-30"),
 )
 BOOTSTRAP_DRAWS = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    second: int  # covers [second * 1000, second * 1000 + 1000) ms
-    high: int
-    low: int
-    close: int
-    count: int
 
 
 @dataclass
@@ -79,26 +72,15 @@ class Tally:
         return self.paid / self.bets if self.bets else math.nan
 
 
-def read_trades(path: Path) -> list[tuple[int, int]]:
-    """(trade_time_ms, price_cents), in trade order."""
-    with gzip.open(path, "rt", newline="") as f:
-        return [(int(row["trade_time_ms"]), price_to_cents(row["price"])) for row in csv.DictReader(f)]
-
-
-def build_bars(trades: list[tuple[int, int]]) -> list[Bar]:
-    """One bar per second from the first trade's second to the last's; empty seconds repeat the close."""
-    by_second: dict[int, list[int]] = defaultdict(list)
-    for ts_ms, price in trades:
-        by_second[ts_ms // 1000].append(price)
-    first, last = min(by_second), max(by_second)
-    bars: list[Bar] = []
-    for second in range(first, last + 1):
-        prices = by_second.get(second)
-        if prices:
-            bars.append(Bar(second, max(prices), min(prices), prices[-1], len(prices)))
+def build_bars(trades: list[RecordedTrade]) -> list[Bar]:
+    """The bars the live feed would make of this recording: its heartbeats and its bar builder."""
+    builder, bars = BarBuilder(), []
+    for item in with_heartbeats(trades):
+        if isinstance(item, int):
+            bars.extend(builder.on_event(Heartbeat(item, item)))
         else:
-            close = bars[-1].close
-            bars.append(Bar(second, close, close, close, 0))
+            bars.extend(builder.on_event(Tick(item.price_cents, item.ts_ms, item.ts_ms, item.trade_id)))
+    bars.extend(builder.on_clock(2**62))
     return bars
 
 
@@ -235,7 +217,7 @@ def main() -> None:
                 bets, paid = per_column.get(column, (0, 0.0))
                 per_column[column] = (bets + 1, paid + (multiplier_e4 / MULTIPLIER_SCALE if won else 0.0))
 
-    span_s = (trades[-1][0] - trades[0][0]) / 1000
+    span_s = (trades[-1].ts_ms - trades[0].ts_ms) / 1000
     empty = sum(b.count == 0 for b in bars)
     print(f"trades={len(trades)} span={span_s:.0f}s bars={len(bars)} empty_bars={empty}")
     print(f"quotes={len(quote_ms)} (one a second after a {args.warmup_s} s warm-up) model={args.model}")
