@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from taptrade.clock import SystemClock
+from taptrade.clock import Clock, SystemClock
 from taptrade.commands import Deposit, PlaceBet
 from taptrade.config import Settings, load_settings
 from taptrade.launcher import redis_answers
@@ -89,9 +89,9 @@ def make_settings(data_dir: Path, redis_url: str, **overrides: object) -> Settin
 class LedgerThread:
     """The real ledger loop (real SQLite, real Redis) on a thread of the test process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.service: LedgerService = build_service(settings, SystemClock())
+        self.service: LedgerService = build_service(settings, clock or SystemClock())
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self.service.run, args=(self.stop_event,), daemon=True)
 

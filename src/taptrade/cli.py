@@ -153,6 +153,36 @@ def integrity(**flags: Any) -> None:
     click.echo(f"integrity: clean ({report.users} users, {report.ledger_rows} ledger rows)", err=True)
 
 
+@main.command()
+@common_options
+@click.argument("column", type=click.IntRange(min=0), required=False)
+@click.option("--verify", is_flag=True, required=True, help="Recompute outcomes from the stored bars.")
+@click.option("--all", "all_columns", is_flag=True, help="Every recorded column (instead of COLUMN).")
+def resolve(column: int | None, verify: bool, all_columns: bool, **flags: Any) -> None:
+    """Recompute recorded column outcomes from stored bars; exit 1 on any difference."""
+    from taptrade.config import grid_spec
+    from taptrade.ledger import db
+    from taptrade.ledger.verify import verify_columns
+
+    if (column is None) == (not all_columns):
+        raise click.UsageError("give a COLUMN or --all")
+    settings = settings_from("resolve", **flags)
+    try:
+        conn = db.open_reader(settings.live_db_path)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report = verify_columns(conn, grid_spec(settings), column)
+    for line in report.differences:
+        click.echo(line)
+    click.echo(
+        f"resolve --verify: {report.checked} column(s) recomputed, {len(report.differences)} difference(s), "
+        f"{len(report.unverifiable)} past the bar retention",
+        err=True,
+    )
+    if not report.ok:
+        sys.exit(1)
+
+
 @main.group("admin")
 def admin_group() -> None:
     """Operator money commands (through the ledger's intake) and ledger queries."""

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     ledger_metrics_port: int = Field(default=9101, ge=0, le=65535)
     feed_metrics_port: int = Field(default=9102, ge=0, le=65535)
     intake_max_len: int = Field(default=100_000, ge=100)
+    resolution_grace_ms: int = Field(default=2000, ge=0, le=60_000)
     reply_timeout_ms: int = Field(default=2000, ge=10, le=60_000)
     redis_pool_size: int = Field(default=64, ge=1, le=10_000)
 

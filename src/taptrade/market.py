@@ -54,6 +54,7 @@ class Bar(msgspec.Struct, frozen=True):
     count: int
     first_trade_id: int | None = None
     last_trade_id: int | None = None
+    health: Literal["healthy", "degraded", "critical"] = "healthy"  # the feed's, when the bar closed
 
 
 price_decoder = msgspec.json.Decoder(PriceTick)

@@ -12,6 +12,7 @@ from taptrade import bus
 from taptrade.clock import Clock, SystemClock
 from taptrade.config import Settings, grid_spec
 from taptrade.ledger import db
+from taptrade.ledger.resolver import Resolver
 from taptrade.ledger.service import LedgerService
 from taptrade.ledger.store import LedgerRules, LedgerStore
 from taptrade.obs.logging import get_logger
@@ -30,12 +31,19 @@ def rules_from(settings: Settings) -> LedgerRules:
 
 
 def build_service(settings: Settings, clock: Clock | None = None) -> LedgerService:
+    clock = clock or SystemClock()
     conn = db.open_writer(settings.live_db_path)
-    store = LedgerStore(conn, rules_from(settings), clock or SystemClock())
+    rules = rules_from(settings)
+    store = LedgerStore(conn, rules, clock)
+    resolver = Resolver(conn, store, rules.grid, clock, grace_ms=settings.resolution_grace_ms)
     client = redis.Redis.from_url(settings.resolved_redis_url())
     bus.check_redis_policy(client)
     return LedgerService(
-        client, store, batch_max=settings.ledger_batch_max, block_ms=settings.ledger_block_ms
+        client,
+        store,
+        batch_max=settings.ledger_batch_max,
+        block_ms=settings.ledger_block_ms,
+        resolver=resolver,
     )
 
 

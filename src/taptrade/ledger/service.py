@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 import msgspec
 import redis
@@ -33,7 +33,9 @@ from taptrade.commands import (
     decode_loose_envelope,
     encode,
 )
+from taptrade.ledger.resolver import Resolver
 from taptrade.ledger.store import BatchFailed, LedgerStore, Outcome
+from taptrade.market import bar_decoder
 from taptrade.obs.logging import get_logger
 from taptrade.obs.metrics import (
     LEDGER_BATCH_FAILURES_TOTAL,
@@ -53,6 +55,8 @@ def _raw_reply(response: object, **_options: object) -> object:
 
 
 RETRY_MIN_S = 0.05
+HOUSEKEEPING_EVERY_S = 0.2
+BARS_PER_READ = 2000
 RETRY_MAX_S = 5.0
 
 
@@ -64,6 +68,7 @@ class LedgerService:
         *,
         batch_max: int,
         block_ms: int,
+        resolver: Resolver | None = None,
     ) -> None:
         self._redis = client
         # Entries stay as Redis sent them: building a dict per entry costs more than reading the one field.
@@ -73,14 +78,17 @@ class LedgerService:
         self._block_ms = block_ms
         self.batches_committed = 0
         self.commands_handled = 0
+        self._resolver = resolver
+        self._next_housekeeping = 0.0
 
     def ensure_group(self) -> None:
-        """Create the consumer group from the start of the stream, so nothing queued before is skipped."""
-        try:
-            self._redis.xgroup_create(bus.INTAKE_STREAM, bus.INTAKE_GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        """Create the consumer groups from the start of their streams, so nothing queued before is skipped."""
+        for stream in (bus.INTAKE_STREAM, bus.BARS_STREAM):
+            try:
+                self._redis.xgroup_create(stream, bus.INTAKE_GROUP, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
 
     def run(self, stop: threading.Event) -> None:
         """Serve until `stop` is set. Database or Redis failures are retried with backoff, never fatal."""
@@ -99,6 +107,9 @@ class LedgerService:
                     continue
                 if entries:
                     self.handle(entries)
+                if self._resolver is not None and time.monotonic() >= self._next_housekeeping:
+                    self._next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_S
+                    self.housekeeping(self._resolver)
                 retry_s = RETRY_MIN_S
             except BatchFailed as exc:
                 LEDGER_BATCH_FAILURES_TOTAL.inc()
@@ -120,14 +131,7 @@ class LedgerService:
             count=self._batch_max,
             block=None if pending else self._block_ms,
         )
-        if not response:
-            return []
-        # RESP3 sends {stream: entries}, RESP2 [[stream, entries]]; one stream either way.
-        if isinstance(response, dict):
-            (entries,) = response.values()
-        else:
-            entries = response[0][1]
-        return cast(list[StreamEntry], entries)
+        return _entries(response)
 
     def handle(self, entries: Sequence[StreamEntry]) -> None:
         """Apply one batch of stream entries: commit, then acknowledge, reply and publish."""
@@ -171,6 +175,38 @@ class LedgerService:
         self.commands_handled += len(entries)
         self._acknowledge_and_tell([e[0] for e in entries], replies, events)
 
+    def housekeeping(self, resolver: Resolver) -> None:
+        """Persist the feed's bars, resolve closed columns, tell the owners and everyone watching."""
+        entries = self._read_bars(pending=True) or self._read_bars(pending=False)
+        if entries:
+            bars = [
+                bar_decoder.decode(data)
+                for _, fields in entries
+                if (data := _field(fields, bus.INTAKE_FIELD))
+            ]
+            resolver.persist_bars(bars)
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.xack(bus.BARS_STREAM, bus.INTAKE_GROUP, *[e[0] for e in entries])
+            pipe.xtrim(bus.BARS_STREAM, minid=entries[-1][0], approximate=False)
+            pipe.execute()
+        resolved = resolver.resolve_due()
+        if resolved:
+            pipe = self._redis.pipeline(transaction=False)
+            for column in resolved:
+                pipe.publish(bus.COLUMNS_CHANNEL, encode(column.column_message()))
+                if column.events:
+                    pipe.publish(bus.EVENTS_CHANNEL, encode(column.events))
+            pipe.execute()
+
+    def _read_bars(self, pending: bool) -> list[StreamEntry]:
+        response = self._redis.xreadgroup(
+            bus.INTAKE_GROUP,
+            bus.LEDGER_CONSUMER,
+            {bus.BARS_STREAM: "0" if pending else ">"},
+            count=BARS_PER_READ,
+        )
+        return [e for e in _entries(response) if e[1]]
+
     def _reject_malformed(
         self,
         entry_id: bytes,
@@ -206,6 +242,17 @@ class LedgerService:
         if events:
             pipe.publish(bus.EVENTS_CHANNEL, encode(events))
         pipe.execute()
+
+
+def _entries(response: Any) -> list[StreamEntry]:
+    """RESP3 sends {stream: entries}, RESP2 [[stream, entries]]; one stream either way."""
+    if not response:
+        return []
+    if isinstance(response, dict):
+        (entries,) = response.values()
+    else:
+        entries = response[0][1]
+    return cast(list[StreamEntry], entries)
 
 
 def _field(fields: list[bytes] | None, name: bytes) -> bytes | None:

@@ -33,6 +33,7 @@ from taptrade.commands import (
     Withdraw,
 )
 from taptrade.grid import GridSpec
+from taptrade.ledger.resolution import ColumnOutcome
 from taptrade.money import MAX_AMOUNT_CENTS
 from taptrade.obs.logging import get_logger
 
@@ -47,6 +48,9 @@ REASON_MAX_LEN = 500
 _BET_COLUMNS = (
     "b.bet_id, u.address, b.column_index, b.row_index, b.lower_cents, b.upper_cents, b.amount_cents, "
     "b.multiplier_e4, b.quote_id, b.status, b.payout_cents, b.placed_ms, b.resolved_ms"
+)
+_BET_BY_ROWID = (
+    f"SELECT {_BET_COLUMNS}, b.user_id FROM bets b JOIN users u ON u.id = b.user_id WHERE b.id = ?"
 )
 _ENTRY_COLUMNS = "id, kind, amount_cents, balance_after_cents, ref, created_ms, meta"
 
@@ -156,6 +160,89 @@ class LedgerStore:
     def _read_ledger_counter(self) -> int:
         row = self._conn.execute("SELECT value FROM counters WHERE name = 'ledger_id'").fetchone()
         return int(row[0])
+
+    # --- resolution ----------------------------------------------------------------------------
+
+    def apply_resolution(self, outcome: ColumnOutcome, next_column: int) -> tuple[bool, list[UserEvent]]:
+        """Record a column's outcome and settle its bets in one transaction: won bets paid (PAYOUT), lost
+        bets closed, or every bet refunded (REFUND) when the column is void; `next_column` is where the
+        resolver goes on. Returns whether the column was new, and the owners' events. A column recorded
+        before is left alone: nothing is paid twice."""
+        conn = self._conn
+        self._now_ms = self._clock.now_ms()
+        self._moved_cents = 0
+        self._rows_written = 0
+        self._touched_users.clear()
+        last_id_before = self._last_ledger_id
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            new = self._record_column(outcome)
+            events = self._settle_bets(outcome) if new else []
+            self._check_batch_sums(last_id_before)
+            conn.execute("UPDATE counters SET value = ? WHERE name = 'ledger_id'", (self._last_ledger_id,))
+            conn.execute(
+                "INSERT INTO counters (name, value) VALUES ('next_column', ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (next_column,),
+            )
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._abandon()
+            raise BatchFailed(str(exc)) from exc
+        except BaseException:
+            self._abandon()
+            raise
+        return new, events
+
+    def _record_column(self, outcome: ColumnOutcome) -> bool:
+        grid = self._rules.grid
+        cursor = self._conn.execute(
+            "INSERT INTO columns (column_index, start_ms, end_ms, status, open_cents, high_cents, low_cents,"
+            " close_cents, ticks, first_trade_id, last_trade_id, void_reason, resolved_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (column_index) DO NOTHING",
+            (outcome.column, grid.column_start_ms(outcome.column), grid.column_end_ms(outcome.column),
+             outcome.status, outcome.open, outcome.high, outcome.low, outcome.close, outcome.ticks,
+             outcome.first_trade_id, outcome.last_trade_id, outcome.void_reason, self._now_ms),
+        )  # fmt: skip
+        return cursor.rowcount == 1
+
+    def _settle_bets(self, outcome: ColumnOutcome) -> list[UserEvent]:
+        if outcome.status == "void":
+            settled = self._conn.execute(
+                "UPDATE bets SET status = 'void', payout_cents = amount_cents, resolved_ms = ?1"
+                " WHERE column_index = ?2 AND status = 'confirmed' RETURNING id",
+                (self._now_ms, outcome.column),
+            ).fetchall()
+        else:
+            # Set-based: one statement decides every bet of the column by DESIGN §6's touch rule.
+            settled = self._conn.execute(
+                "UPDATE bets SET"
+                " status = CASE WHEN lower_cents <= ?1 AND upper_cents >= ?2 THEN 'won' ELSE 'lost' END,"
+                " payout_cents = CASE WHEN lower_cents <= ?1 AND upper_cents >= ?2"
+                "   THEN amount_cents * multiplier_e4 / 10000 ELSE 0 END,"
+                " resolved_ms = ?3 WHERE column_index = ?4 AND status = 'confirmed' RETURNING id",
+                (outcome.high, outcome.low, self._now_ms, outcome.column),
+            ).fetchall()
+        events: list[UserEvent] = []
+        for (bet_rowid,) in sorted(settled):
+            row = self._conn.execute(f"{_BET_BY_ROWID}", (bet_rowid,)).fetchone()
+            bet = bet_row_to_record(row[:-1])
+            user_id = row[-1]
+            credit = {"won": bet.payout or 0, "void": bet.amount}.get(bet.status, 0)
+            if credit > 0:
+                changed = self._change_balance(user_id, credit, events=2)
+                assert changed is not None  # a credit cannot overdraw
+                balance, seq = changed
+                kind = "PAYOUT" if bet.status == "won" else "REFUND"
+                self._write_entry(user_id, kind, credit, balance, bet_ref=bet_rowid)
+                events.append(UserEvent(address=bet.address, seq=seq - 1, type="bet", bet=bet))
+                events.append(UserEvent(address=bet.address, seq=seq, type="balance", balance=balance))
+            else:
+                (seq,) = self._conn.execute(
+                    "UPDATE users SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq", (user_id,)
+                ).fetchone()
+                events.append(UserEvent(address=bet.address, seq=seq, type="bet", bet=bet))
+        return events
 
     # --- batch ---------------------------------------------------------------------------------
 

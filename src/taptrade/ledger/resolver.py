@@ -1,0 +1,129 @@
+"""Inside the ledger loop: persist the feed's 1 s bars (idempotent by second, 7 days kept) and resolve
+each closed column in turn, once `now >= end + grace` and its bars are in (or, if they never come, after
+`give_up_ms`: then the rule voids it). Every column is recorded, with or without bets, in order; the next
+one to resolve is kept in `counters`, in the same transaction as the column, so a crash can neither skip
+nor repeat one."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+import msgspec
+
+from taptrade.clock import Clock
+from taptrade.commands import UserEvent
+from taptrade.grid import GridSpec
+from taptrade.ledger.resolution import ColumnOutcome, column_outcome
+from taptrade.ledger.store import BatchFailed, LedgerStore
+from taptrade.market import Bar
+from taptrade.obs.logging import get_logger
+
+log = get_logger(__name__)
+
+BAR_RETENTION_S = 7 * 86_400
+COLUMNS_PER_ROUND_MAX = 50  # catching up after downtime never holds bets back for long
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    outcome: ColumnOutcome
+    start_ms: int
+    end_ms: int
+    events: list[UserEvent]
+
+    def column_message(self) -> dict[str, object]:
+        o = self.outcome
+        return {"column": o.column, "start_ms": self.start_ms, "end_ms": self.end_ms, "status": o.status,
+                "open": o.open, "high": o.high, "low": o.low, "close": o.close, "ticks": o.ticks}  # fmt: skip
+
+
+class Resolver:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        store: LedgerStore,
+        grid: GridSpec,
+        clock: Clock,
+        *,
+        grace_ms: int = 2_000,
+        give_up_ms: int = 30_000,
+    ) -> None:
+        self._conn = conn
+        self._store = store
+        self._grid = grid
+        self._clock = clock
+        self._grace_ms = grace_ms
+        self._give_up_ms = give_up_ms
+
+    def persist_bars(self, bars: list[Bar]) -> None:
+        """Store bars (a bar already stored for its second is kept) and drop those past the retention."""
+        now_s = self._clock.now_ms() // 1000
+        rows = [astuple_bar(b) for b in bars]
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "INSERT INTO price_bars (second, open_cents, high_cents, low_cents, close_cents, trade_count,"
+                " first_trade_id, last_trade_id, health) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (second) DO NOTHING",
+                rows,
+            )
+            self._conn.execute("DELETE FROM price_bars WHERE second < ?", (now_s - BAR_RETENTION_S,))
+            self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise BatchFailed(str(exc)) from exc
+
+    def resolve_due(self) -> list[Resolved]:
+        done: list[Resolved] = []
+        for _ in range(COLUMNS_PER_ROUND_MAX):
+            now_ms = self._clock.now_ms()
+            column = self._next_column(now_ms)
+            end_ms = self._grid.column_end_ms(column)
+            if now_ms < end_ms + self._grace_ms:
+                break
+            if not self._bars_in(end_ms) and now_ms < end_ms + self._give_up_ms:
+                break
+            outcome = column_outcome(column, self._grid, self._bars_for(column))
+            new, events = self._store.apply_resolution(outcome, column + 1)
+            if new:
+                start_ms = self._grid.column_start_ms(column)
+                done.append(Resolved(outcome, start_ms, end_ms, events))
+                log.info("column_resolved", column=column, status=outcome.status, high=outcome.high,
+                         low=outcome.low, ticks=outcome.ticks, void_reason=outcome.void_reason,
+                         bets=sum(e.type == "bet" for e in events))  # fmt: skip
+        return done
+
+    def _next_column(self, now_ms: int) -> int:
+        row = self._conn.execute("SELECT value FROM counters WHERE name = 'next_column'").fetchone()
+        if row is not None:
+            return int(row[0])
+        # First start: from the oldest open bet, or from the column now ending.
+        oldest = self._conn.execute(
+            "SELECT MIN(column_index) FROM bets WHERE status = 'confirmed'"
+        ).fetchone()[0]
+        current = self._grid.column_at(now_ms) - 1
+        return current if oldest is None else min(int(oldest), current)
+
+    def _bars_in(self, end_ms: int) -> bool:
+        """Whether the feed has delivered bars up to the column's last second (or past it)."""
+        latest = self._conn.execute("SELECT MAX(second) FROM price_bars").fetchone()[0]
+        return latest is not None and latest >= end_ms // 1000 - 1
+
+    def _bars_for(self, column: int) -> dict[int, Bar]:
+        start_s = self._grid.column_start_ms(column) // 1000
+        end_s = self._grid.column_end_ms(column) // 1000
+        rows = self._conn.execute(
+            "SELECT second, open_cents, high_cents, low_cents, close_cents, trade_count, first_trade_id,"
+            " last_trade_id, health FROM price_bars WHERE second BETWEEN ? AND ? ORDER BY second",
+            (start_s - 1, end_s - 1),
+        ).fetchall()
+        return {row[0]: msgspec.convert(dict(zip(_BAR_FIELDS, row, strict=True)), Bar) for row in rows}
+
+
+def astuple_bar(b: Bar) -> tuple[object, ...]:
+    return (b.second, b.open, b.high, b.low, b.close, b.count, b.first_trade_id, b.last_trade_id, b.health)
+
+
+_BAR_FIELDS = ("second", "open", "high", "low", "close", "count", "first_trade_id", "last_trade_id", "health")

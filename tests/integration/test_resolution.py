@@ -1,0 +1,179 @@
+"""Columns resolve in the real ledger loop from the bars the feed streams: payouts, refunds, events,
+integrity, `resolve --verify`, and no second payout when a column is resolved again."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+
+import msgspec
+import redis
+
+from taptrade import bus
+from taptrade.clock import ManualClock
+from taptrade.commands import Envelope, PlaceBet, decode_events, encode
+from taptrade.config import Settings
+from taptrade.ledger import db
+from taptrade.ledger.integrity import check_integrity
+from taptrade.market import Bar
+from tests.support import LedgerThread, address, deposit, wait_for
+
+T0 = 1_763_700_000_000
+COLUMN = T0 // 5000 + 3
+START_S = COLUMN * 5
+ROW = 9712
+LOWER, UPPER = ROW * 1000, ROW * 1000 + 1000
+
+
+def queue(client: redis.Redis, *commands: object) -> None:
+    for command in commands:
+        envelope = Envelope(request_id=str(uuid.uuid4()), reply_to=None, command=command)  # type: ignore[arg-type]
+        client.xadd(bus.INTAKE_STREAM, {"m": encode(envelope)})
+
+
+def send_bars(client: redis.Redis, bars: list[Bar]) -> None:
+    for bar in bars:
+        client.xadd(bus.BARS_STREAM, {"m": msgspec.json.encode(bar)})
+
+
+def bet(owner: str, row: int, amount: int = 1000, multiplier_e4: int = 25_000) -> PlaceBet:
+    return PlaceBet(str(uuid.uuid4()), owner, COLUMN, row, amount, multiplier_e4, 7, T0)
+
+
+def flat(second: int, price: int, count: int = 1) -> Bar:
+    return Bar(second, price, price, price, price, count)
+
+
+def rows(settings: Settings, sql: str) -> list[tuple[object, ...]]:
+    return db.open_reader(settings.live_db_path).execute(sql).fetchall()
+
+
+def test_a_column_resolves_pays_winners_and_tells_everyone(settings: Settings) -> None:
+    clock = ManualClock(T0)
+    client = redis.Redis.from_url(settings.resolved_redis_url())
+    events = client.pubsub()
+    events.subscribe(bus.EVENTS_CHANNEL, bus.COLUMNS_CHANNEL)
+    winner, loser = address(1), address(2)
+    queue(client, deposit(winner, 10_000), deposit(loser, 10_000))
+    queue(client, bet(winner, ROW, 2500, 33_333), bet(loser, ROW + 5))
+    with LedgerThread(settings, clock) as ledger:
+        wait_for(lambda: ledger.service.commands_handled == 4, what="bets placed")
+        # The price enters the band in the column's third second.
+        send_bars(
+            client,
+            [flat(START_S - 1, LOWER - 300)] + [flat(START_S + s, LOWER - 300 + 200 * s) for s in range(5)],
+        )
+        clock.set((COLUMN + 1) * 5000 + 2000)
+        resolved = f"SELECT COUNT(*) FROM columns WHERE column_index = {COLUMN}"
+        wait_for(lambda: rows(settings, resolved) == [(1,)], what="column resolved")
+
+    assert rows(settings, "SELECT status, payout_cents FROM bets ORDER BY row_index") == [
+        ("won", 8333),
+        ("lost", 0),
+    ]
+    balances = dict(rows(settings, "SELECT address, balance_cents FROM users"))  # type: ignore[arg-type]
+    assert balances == {winner: 10_000 - 2500 + 8333, loser: 9000}
+    assert rows(settings, "SELECT kind, amount_cents FROM ledger WHERE kind = 'PAYOUT'") == [("PAYOUT", 8333)]
+    column = rows(
+        settings,
+        f"SELECT status, open_cents, high_cents, low_cents, ticks FROM columns WHERE column_index = {COLUMN}",
+    )
+    assert column == [("resolved", LOWER - 300, LOWER + 500, LOWER - 300, 5)]
+    assert check_integrity(db.open_reader(settings.live_db_path)).ok
+
+    seen: list[object] = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        message = events.get_message(ignore_subscribe_messages=True, timeout=0.2)
+        if message and message["channel"] == bus.COLUMNS_CHANNEL.encode():
+            seen.append(msgspec.json.decode(message["data"]))
+        elif message:
+            seen.extend(
+                (e.address, e.type, e.bet.status if e.bet else e.balance)
+                for e in decode_events(message["data"])
+            )
+    assert (winner, "bet", "won") in seen
+    assert (winner, "balance", 10_000 - 2500 + 8333) in seen
+    assert (loser, "bet", "lost") in seen
+    assert any(isinstance(m, dict) and m["column"] == COLUMN and m["status"] == "resolved" for m in seen)
+
+    verify = [
+        sys.executable,
+        "-m",
+        "taptrade",
+        "resolve",
+        "--verify",
+        "--all",
+        "--data-dir",
+        str(settings.data_dir),
+    ]
+    assert subprocess.run(verify, capture_output=True, text=True, check=False).returncode == 0
+    tamper = __import__("sqlite3").connect(settings.live_db_path)
+    tamper.execute("UPDATE bets SET status = 'won', payout_cents = 2500 WHERE status = 'lost'")
+    tamper.commit()
+    result = subprocess.run(verify, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "recomputed ('lost', 0)" in result.stdout
+
+
+def test_a_deaf_column_is_void_and_refunded(settings: Settings) -> None:
+    clock = ManualClock(T0)
+    client = redis.Redis.from_url(settings.resolved_redis_url())
+    owner = address(3)
+    queue(client, deposit(owner, 5000), bet(owner, ROW))
+    with LedgerThread(settings, clock) as ledger:
+        wait_for(lambda: ledger.service.commands_handled == 2, what="bet placed")
+        send_bars(
+            client, [flat(START_S - 1, LOWER), flat(START_S, LOWER), flat(START_S + 6, LOWER)]
+        )  # 4 s deaf
+        clock.set((COLUMN + 1) * 5000 + 2000)
+        wait_for(lambda: rows(settings, "SELECT status FROM bets") == [("void",)], what="column voided")
+    assert rows(settings, "SELECT balance_cents FROM users") == [(5000,)]
+    assert rows(settings, "SELECT kind, amount_cents FROM ledger ORDER BY id DESC LIMIT 1") == [
+        ("REFUND", 1000)
+    ]
+    reason = rows(settings, f"SELECT status, void_reason FROM columns WHERE column_index = {COLUMN}")
+    assert reason == [("void", "the feed was deaf for 4 s")]
+    assert check_integrity(db.open_reader(settings.live_db_path)).ok
+
+
+def test_a_column_whose_bars_never_come_is_voided_after_the_wait(settings: Settings) -> None:
+    clock = ManualClock(T0)
+    client = redis.Redis.from_url(settings.resolved_redis_url())
+    owner = address(4)
+    queue(client, deposit(owner, 5000), bet(owner, ROW))
+    with LedgerThread(settings, clock) as ledger:
+        wait_for(lambda: ledger.service.commands_handled == 2, what="bet placed")
+        clock.set((COLUMN + 1) * 5000 + 10_000)
+        time.sleep(0.5)
+        assert rows(settings, "SELECT status FROM bets") == [("confirmed",)]  # still waiting for the feed
+        clock.set((COLUMN + 1) * 5000 + 31_000)
+        wait_for(
+            lambda: rows(settings, "SELECT status FROM bets") == [("void",)], what="voided after the wait"
+        )
+    assert rows(settings, "SELECT balance_cents FROM users") == [(5000,)]
+
+
+def test_resolving_a_column_again_pays_nothing_twice(settings: Settings) -> None:
+    from taptrade.ledger.app import rules_from
+    from taptrade.ledger.resolution import column_outcome
+    from taptrade.ledger.store import LedgerStore
+
+    clock = ManualClock(T0)
+    conn = db.open_writer(settings.live_db_path)
+    store = LedgerStore(conn, rules_from(settings), clock)
+    owner = address(5)
+    store.apply_batch([deposit(owner, 5000), bet(owner, ROW)])
+    bars = {b.second: b for b in [flat(START_S + s, LOWER) for s in range(-1, 5)]}
+    outcome = column_outcome(COLUMN, rules_from(settings).grid, bars)
+    clock.set((COLUMN + 1) * 5000 + 2000)
+    first = store.apply_resolution(outcome, COLUMN + 1)
+    again = store.apply_resolution(
+        outcome, COLUMN + 1
+    )  # as after a crash between commit and the pointer's use
+    assert first[0] is True
+    assert again == (False, [])
+    assert rows(settings, "SELECT COUNT(*) FROM ledger WHERE kind = 'PAYOUT'") == [(1,)]
+    assert check_integrity(db.open_reader(settings.live_db_path)).ok
