@@ -85,7 +85,7 @@ class Resolver:
                 break
             if not self._bars_in(end_ms) and now_ms < end_ms + self._give_up_ms:
                 break
-            outcome = column_outcome(column, self._grid, self._bars_for(column))
+            outcome = column_outcome(column, self._grid, load_bars(self._conn, self._grid, column))
             new, events = self._store.apply_resolution(outcome, column + 1)
             if new:
                 start_ms = self._grid.column_start_ms(column)
@@ -111,15 +111,16 @@ class Resolver:
         latest = self._conn.execute("SELECT MAX(second) FROM price_bars").fetchone()[0]
         return latest is not None and latest >= end_ms // 1000 - 1
 
-    def _bars_for(self, column: int) -> dict[int, Bar]:
-        start_s = self._grid.column_start_ms(column) // 1000
-        end_s = self._grid.column_end_ms(column) // 1000
-        rows = self._conn.execute(
-            "SELECT second, open_cents, high_cents, low_cents, close_cents, trade_count, first_trade_id,"
-            " last_trade_id, health FROM price_bars WHERE second BETWEEN ? AND ? ORDER BY second",
-            (start_s - 1, end_s - 1),
-        ).fetchall()
-        return {row[0]: msgspec.convert(dict(zip(_BAR_FIELDS, row, strict=True)), Bar) for row in rows}
+
+def load_bars(conn: sqlite3.Connection, grid: GridSpec, column: int) -> dict[int, Bar]:
+    """The stored bars a column's resolution reads: its seconds and the one before, by second."""
+    start_s = grid.column_start_ms(column) // 1000
+    rows = conn.execute(
+        "SELECT second, open_cents, high_cents, low_cents, close_cents, trade_count, first_trade_id,"
+        " last_trade_id, health FROM price_bars WHERE second BETWEEN ? AND ? ORDER BY second",
+        (start_s - 1, grid.column_end_ms(column) // 1000 - 1),
+    ).fetchall()
+    return {row[0]: msgspec.convert(dict(zip(_BAR_FIELDS, row, strict=True)), Bar) for row in rows}
 
 
 def astuple_bar(b: Bar) -> tuple[object, ...]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import msgspec
@@ -168,30 +169,14 @@ class LedgerStore:
         bets closed, or every bet refunded (REFUND) when the column is void; `next_column` is where the
         resolver goes on. Returns whether the column was new, and the owners' events. A column recorded
         before is left alone: nothing is paid twice."""
-        conn = self._conn
-        self._now_ms = self._clock.now_ms()
-        self._moved_cents = 0
-        self._rows_written = 0
-        self._touched_users.clear()
-        last_id_before = self._last_ledger_id
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._transaction():
             new = self._record_column(outcome)
             events = self._settle_bets(outcome) if new else []
-            self._check_batch_sums(last_id_before)
-            conn.execute("UPDATE counters SET value = ? WHERE name = 'ledger_id'", (self._last_ledger_id,))
-            conn.execute(
+            self._conn.execute(
                 "INSERT INTO counters (name, value) VALUES ('next_column', ?)"
                 " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 (next_column,),
             )
-            conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            self._abandon()
-            raise BatchFailed(str(exc)) from exc
-        except BaseException:
-            self._abandon()
-            raise
         return new, events
 
     def _record_column(self, outcome: ColumnOutcome) -> bool:
@@ -248,25 +233,32 @@ class LedgerStore:
 
     def apply_batch(self, commands: Sequence[Command]) -> list[Outcome]:
         """One transaction for the whole batch; one outcome per command, in order."""
-        conn = self._conn
+        with self._transaction():
+            return [self._apply_one(command) for command in commands]
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction: its ledger rows are read back and checked before COMMIT, with the id
+        counter; a failure of the database itself rolls it all back as `BatchFailed`."""
         self._now_ms = self._clock.now_ms()
         self._moved_cents = 0
         self._rows_written = 0
         self._touched_users.clear()
         last_id_before = self._last_ledger_id
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            outcomes = [self._apply_one(command) for command in commands]
+            self._conn.execute("BEGIN IMMEDIATE")
+            yield
             self._check_batch_sums(last_id_before)
-            conn.execute("UPDATE counters SET value = ? WHERE name = 'ledger_id'", (self._last_ledger_id,))
-            conn.execute("COMMIT")
+            self._conn.execute(
+                "UPDATE counters SET value = ? WHERE name = 'ledger_id'", (self._last_ledger_id,)
+            )
+            self._conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             self._abandon()
             raise BatchFailed(str(exc)) from exc
         except BaseException:
             self._abandon()
             raise
-        return outcomes
 
     def _abandon(self) -> None:
         if self._conn.in_transaction:

@@ -7,14 +7,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
-import msgspec
-
 from taptrade.grid import GridSpec
 from taptrade.ledger.resolution import column_outcome
-from taptrade.market import Bar
+from taptrade.ledger.resolver import load_bars
 from taptrade.money import payout_cents
-
-_BAR_FIELDS = ("second", "open", "high", "low", "close", "count", "first_trade_id", "last_trade_id", "health")
 
 
 @dataclass
@@ -45,13 +41,7 @@ def verify_columns(conn: sqlite3.Connection, grid: GridSpec, column: int | None 
             report.unverifiable.append(col)
             continue
         report.checked += 1
-        rows = conn.execute(
-            "SELECT second, open_cents, high_cents, low_cents, close_cents, trade_count, first_trade_id,"
-            " last_trade_id, health FROM price_bars WHERE second BETWEEN ? AND ?",
-            (start_s - 1, grid.column_end_ms(col) // 1000 - 1),
-        ).fetchall()
-        bars = {r[0]: msgspec.convert(dict(zip(_BAR_FIELDS, r, strict=True)), Bar) for r in rows}
-        redo = column_outcome(col, grid, bars)
+        redo = column_outcome(col, grid, load_bars(conn, grid, col))
         stored = (status, opened, high, low, close, ticks)
         expected = (redo.status, redo.open, redo.high, redo.low, redo.close, redo.ticks)
         if stored != expected:
