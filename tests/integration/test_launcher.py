@@ -175,3 +175,64 @@ def test_taptrade_run_streams_simulated_prices_and_the_bot_bets(tmp_path: Path) 
         assert '"status":"confirmed"' in result.stdout
     finally:
         assert interrupt(proc) == 0
+
+
+@pytest.mark.slow
+def test_a_bet_through_taptrade_run_is_resolved_paid_and_in_history(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    argv = [sys.executable, "-m", "taptrade", "run", "--data-dir", str(data_dir), "--port", str(port)]
+    log = tmp_path / "launcher.log"
+    with log.open("a") as err:
+        proc = subprocess.Popen(argv, env=launcher_env(), stdout=subprocess.PIPE, stderr=err, text=True)
+    try:
+        assert proc.stdout is not None
+        assert "Tap Trading is running" in proc.stdout.readline(), log.read_text()
+        breaker = [sys.executable, "-m", "taptrade", "breaker", "closed", "--data-dir", str(data_dir)]
+        assert subprocess.run(breaker, env=launcher_env(), timeout=30, check=False).returncode == 0
+        asyncio.run(bet_and_follow_it(port))
+    finally:
+        assert interrupt(proc) == 0
+
+
+async def bet_and_follow_it(port: int) -> None:
+    """Sign in, take the faucet, bet on the next placeable column, wait for it to resolve, check money."""
+    import httpx
+
+    from taptrade.config import load_settings
+    from tests.gateway_support import Trader, bet_body, sign_in
+
+    settings = load_settings(port=port)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        trader = Trader()
+        await sign_in(http, settings, trader)
+        assert (await http.post("/api/demo/faucet", headers=trader.headers())).status_code == 200
+        for _ in range(100):  # until the operator's override has reached the gateway
+            health = (await http.get("/api/healthz")).json()
+            if health["checks"]["circuit_breaker"]["state"] == "closed":
+                break
+            await asyncio.sleep(0.2)
+        price = (await http.get("/api/price")).json()["price"]
+        column = int(time.time() * 1000) // 5000 + 2
+        body = bet_body(trader, settings, column=column, row=price // 1000, amount=1000)
+        placed = await http.post("/api/bets", json=body, headers=trader.headers())
+        assert placed.status_code == 201, placed.text
+        deadline = time.monotonic() + 40
+        bet: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            bet = (await http.get(f"/api/bets/{body['bet_id']}", headers=trader.headers())).json()["bet"]
+            if bet["status"] != "confirmed":
+                break
+            await asyncio.sleep(0.5)
+        assert bet["status"] in ("won", "lost", "void"), bet
+        assert bet["resolved_ms"] is not None
+        me = (await http.get("/api/me", headers=trader.headers())).json()
+        kinds = [
+            e["kind"] for e in (await http.get("/api/ledger", headers=trader.headers())).json()["entries"]
+        ]
+        expected = {"won": 10_000 - 1000 + bet["payout"], "lost": 9000, "void": 10_000}[bet["status"]]
+        assert me["balance"] == expected
+        assert ("PAYOUT" in kinds) is (bet["status"] == "won")
+        assert (await http.get(f"/api/columns/{column}")).json()["status"] in ("resolved", "void")
+        history = (await http.get("/api/bets", headers=trader.headers())).json()["bets"]
+        assert [b["bet_id"] for b in history] == [body["bet_id"]]
