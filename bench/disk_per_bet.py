@@ -1,0 +1,91 @@
+"""Bytes on disk per bet: 1,000,000 bets placed and resolved through the real ledger store (bet row,
+BET and PAYOUT ledger rows, every index), then the database size divided by the bets.
+
+    .venv/bin/python bench/disk_per_bet.py [--bets 1000000] [--users 10000]
+
+Goal: <= 300 bytes per bet. Prints the size of each table and index (SQLite's dbstat) and, last,
+`bytes_per_bet=N`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from taptrade.clock import ManualClock
+from taptrade.commands import Deposit, PlaceBet
+from taptrade.config import load_settings
+from taptrade.ledger import db
+from taptrade.ledger.app import rules_from
+from taptrade.ledger.resolution import ColumnOutcome
+from taptrade.ledger.store import LedgerStore
+from taptrade.obs.logging import configure_logging
+
+T0 = 1_763_700_000_000
+BATCH = 2000
+ROWS = range(9700, 9721)
+PRICE_ROW = 9710  # the resolved range covers this row and its neighbours: about 1 bet in 7 wins
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--bets", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=10_000)
+    args = parser.parse_args()
+    configure_logging("warning", "bench")
+    with tempfile.TemporaryDirectory(prefix="disk-per-bet-") as tmp:
+        path = Path(tmp) / "live.db"
+        settings = load_settings(data_dir=Path(tmp))
+        rules = rules_from(settings)
+        clock = ManualClock(T0)
+        store = LedgerStore(db.open_writer(path), rules, clock)
+        users = ["0x" + os.urandom(20).hex() for _ in range(args.users)]
+        for start in range(0, len(users), BATCH):
+            store.apply_batch([Deposit(str(uuid.uuid4()), u, 10**9) for u in users[start : start + BATCH]])
+        first_column = T0 // 5000 + 2
+        columns = range(first_column, first_column + 29)
+        cells = [(c, r) for c in columns for r in ROWS]
+        started = time.perf_counter()
+        batch: list[PlaceBet] = []
+        for n in range(args.bets):
+            column, row = cells[(n // len(users)) % len(cells)]
+            batch.append(PlaceBet(str(uuid.uuid4()), users[n % len(users)], column, row, 1000, 25_000, n, T0))
+            if len(batch) == BATCH:
+                store.apply_batch(batch)
+                batch = []
+        if batch:
+            store.apply_batch(batch)
+        placed_s = time.perf_counter() - started
+        clock.set((columns[-1] + 1) * 5000 + 5000)
+        for column in columns:
+            low, high = (PRICE_ROW - 1) * 1000 + 500, (PRICE_ROW + 2) * 1000 - 500
+            outcome = ColumnOutcome(column, "resolved", low, high, low, high, 100, None, None)
+            store.apply_resolution(outcome, column + 1)
+        conn = db.open_reader(path)
+        bets = conn.execute("SELECT COUNT(*) FROM bets").fetchone()[0]
+        won = conn.execute("SELECT COUNT(*) FROM bets WHERE status = 'won'").fetchone()[0]
+        rows = conn.execute("SELECT COUNT(*) FROM ledger WHERE kind IN ('BET', 'PAYOUT')").fetchone()[0]
+        writer = db.open_writer(path)
+        writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = path.stat().st_size
+        print(f"bets={bets} won={won} bet_and_payout_ledger_rows={rows} users={args.users}")
+        print(f"placed_in={placed_s:.1f}s")
+        try:
+            for name, bytes_ in writer.execute(
+                "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+            ).fetchall()[:8]:
+                print(f"  {name:32s} {bytes_ / bets:7.1f} bytes/bet")
+        except Exception as exc:  # dbstat is a compile-time option of SQLite
+            print(f"  (no per-table sizes: {exc})")
+        print(f"live_db_bytes={size}")
+        print(f"bytes_per_bet={size / bets:.0f}")
+
+
+if __name__ == "__main__":
+    main()
