@@ -5,22 +5,12 @@ stays the only writer; `ledger_entries` reads a user's ledger through a read-onl
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 
 from taptrade.bus import BusError, IntakeClient, connect_async
 from taptrade.commands import Command, EntryRecord, Reply
 from taptrade.config import Settings
 from taptrade.gateway.history import History
-
-_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
-
-
-def normalise_address(text: str) -> str:
-    """Any-case 0x address -> the lowercase form the ledger keys users by."""
-    if not _ADDRESS_RE.fullmatch(text):
-        raise ValueError(f"not an Ethereum address (0x and 40 hex digits): {text!r}")
-    return text.lower()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import msgspec
 from pydantic import ValidationError
 
 from taptrade import admin
+from taptrade.auth.eip191 import normalise_address
 from taptrade.commands import Adjust, Command, Deposit, Withdraw
 from taptrade.config import Settings, load_settings
 from taptrade.money import format_cents
@@ -190,7 +191,7 @@ def admin_group() -> None:
 
 def _address(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     try:
-        return admin.normalise_address(value)
+        return normalise_address(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
 

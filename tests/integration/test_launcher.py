@@ -41,8 +41,9 @@ def launcher_env() -> dict[str, str]:
     return env
 
 
-def start(data_dir: Path, log: Path) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "taptrade", "run", "--data-dir", str(data_dir), "--port", str(free_port())]
+def start(data_dir: Path, log: Path, port: int | None = None) -> subprocess.Popen[str]:
+    port = port or free_port()
+    argv = [sys.executable, "-m", "taptrade", "run", "--data-dir", str(data_dir), "--port", str(port)]
     with log.open("a") as err:
         proc = subprocess.Popen(argv, env=launcher_env(), stdout=subprocess.PIPE, stderr=err, text=True)
     assert proc.stdout is not None
@@ -51,6 +52,12 @@ def start(data_dir: Path, log: Path) -> subprocess.Popen[str]:
         interrupt(proc)
         raise AssertionError(f"launcher did not come up: {line!r}\n{log.read_text()}")
     return proc
+
+
+def hold_breaker_closed(data_dir: Path) -> None:
+    """The operator opens betting at once (a new feed keeps it suspended for its first 30 s)."""
+    breaker = [sys.executable, "-m", "taptrade", "breaker", "closed", "--data-dir", str(data_dir)]
+    assert subprocess.run(breaker, env=launcher_env(), timeout=30, check=False).returncode == 0
 
 
 def interrupt(proc: subprocess.Popen[str]) -> int:
@@ -138,15 +145,10 @@ def test_taptrade_run_streams_simulated_prices_and_the_bot_bets(tmp_path: Path) 
 
     data_dir = tmp_path / "data"
     port = free_port()
-    argv = [sys.executable, "-m", "taptrade", "run", "--data-dir", str(data_dir), "--port", str(port)]
     log = tmp_path / "launcher.log"
-    with log.open("a") as err:
-        proc = subprocess.Popen(argv, env=launcher_env(), stdout=subprocess.PIPE, stderr=err, text=True)
+    proc = start(data_dir, log, port)
     try:
-        assert proc.stdout is not None
-        assert "Tap Trading is running" in proc.stdout.readline(), log.read_text()
-        breaker = [sys.executable, "-m", "taptrade", "breaker", "closed", "--data-dir", str(data_dir)]
-        assert subprocess.run(breaker, env=launcher_env(), timeout=30, check=False).returncode == 0
+        hold_breaker_closed(data_dir)
 
         def betting_open() -> bool:
             health = httpx.get(f"http://127.0.0.1:{port}/api/healthz", timeout=5).json()
@@ -181,15 +183,10 @@ def test_taptrade_run_streams_simulated_prices_and_the_bot_bets(tmp_path: Path) 
 def test_a_bet_through_taptrade_run_is_resolved_paid_and_in_history(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     port = free_port()
-    argv = [sys.executable, "-m", "taptrade", "run", "--data-dir", str(data_dir), "--port", str(port)]
     log = tmp_path / "launcher.log"
-    with log.open("a") as err:
-        proc = subprocess.Popen(argv, env=launcher_env(), stdout=subprocess.PIPE, stderr=err, text=True)
+    proc = start(data_dir, log, port)
     try:
-        assert proc.stdout is not None
-        assert "Tap Trading is running" in proc.stdout.readline(), log.read_text()
-        breaker = [sys.executable, "-m", "taptrade", "breaker", "closed", "--data-dir", str(data_dir)]
-        assert subprocess.run(breaker, env=launcher_env(), timeout=30, check=False).returncode == 0
+        hold_breaker_closed(data_dir)
         asyncio.run(bet_and_follow_it(port))
     finally:
         assert interrupt(proc) == 0

@@ -32,6 +32,16 @@ def _bad_signature(message: str) -> AuthError:
     return AuthError("bad_signature", message)
 
 
+_ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def normalise_address(text: str) -> str:
+    """Any-case (checksummed or not) 0x address -> the lowercase form users are keyed by."""
+    if not _ADDRESS_RE.fullmatch(text):
+        raise ValueError(f"not an Ethereum address (0x and 40 hex digits): {text[:50]!r}")
+    return text.lower()
+
+
 def parse_signature_hex(text: str) -> bytes:
     """ "0x" + 130 hex digits (either case) -> the 65 signature bytes."""
     if len(text) != _SIGNATURE_HEX_CHARS or _SIGNATURE_HEX_RE.fullmatch(text) is None:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from taptrade import bus
 from taptrade.auth.bet_message import bet_message
-from taptrade.auth.eip191 import parse_signature_hex, recover_address
+from taptrade.auth.eip191 import normalise_address, parse_signature_hex, recover_address
 from taptrade.auth.errors import AuthError
 from taptrade.auth.session_keys import verify_session_signature
 from taptrade.bus import (
@@ -50,7 +50,6 @@ log = get_logger(__name__)
 
 BET_ID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 NONCE_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
-ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 SIGNATURE_MAX_LEN = 200
 
 _decoder = msgspec.json.Decoder(BetRequest)
@@ -162,9 +161,10 @@ async def _signer(
                 raise unauthorized("no_session", "sign in first: no valid session for this token")
             verify_session_signature(session.key, message, req.signature)
             return session.address, session.redis_key
-        if req.address is None or not ADDRESS_RE.fullmatch(req.address):
-            raise bad_request("scheme eip191 needs the signing address (0x and 40 hex digits)")
-        address = req.address.lower()
+        try:
+            address = normalise_address(req.address or "")
+        except ValueError:
+            raise bad_request("scheme eip191 needs the signing address (0x and 40 hex digits)") from None
         if recover_address(message, parse_signature_hex(req.signature)) != address:
             raise unauthorized("bad_signature", "the signature is not by this address")
         return address, ""
