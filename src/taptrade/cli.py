@@ -11,7 +11,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import msgspec
@@ -23,6 +23,9 @@ from taptrade.commands import Adjust, Command, Deposit, Withdraw
 from taptrade.config import Settings, load_settings
 from taptrade.money import format_cents
 from taptrade.obs.logging import configure_logging
+
+if TYPE_CHECKING:
+    from taptrade.archive.archiver import Archiver
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -137,21 +140,26 @@ def breaker(mode: str, **flags: Any) -> None:
 @main.command()
 @common_options
 def integrity(**flags: Any) -> None:
-    """Check the money invariants of live.db; exit 1 with a report on any violation."""
+    """Check the money invariants of live.db and the local week files; exit 1 on any violation."""
     from taptrade.ledger import db
-    from taptrade.ledger.integrity import check_integrity
+    from taptrade.ledger.integrity import check_everything
 
     settings = settings_from("integrity", **flags)
     try:
         conn = db.open_reader(settings.live_db_path)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
-    report = check_integrity(conn)
+    report = check_everything(conn, settings.weeks_dir)
     click.echo(json.dumps(report.as_dict(), indent=2))
     if not report.ok:
         click.echo(f"integrity: {report.violation_count} violation(s)", err=True)
         sys.exit(1)
-    click.echo(f"integrity: clean ({report.users} users, {report.ledger_rows} ledger rows)", err=True)
+    live = report.live
+    click.echo(
+        f"integrity: clean ({live.users} users, {live.ledger_rows} ledger rows in live.db;"
+        f" {len(report.weeks)} week file(s) checked, {len(report.not_local)} only in cold storage)",
+        err=True,
+    )
 
 
 @main.command()
@@ -276,12 +284,77 @@ def adjust(
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 def admin_ledger(address: str, limit: int, **flags: Any) -> None:
     """Show ADDRESS's ledger, newest first: every balance change with its balance_after."""
-    from taptrade.gateway.history import History
+    from taptrade.gateway.history import ArchivedRange, History
 
     settings = settings_from(None, **flags)
     try:
-        entries = admin.ledger_entries(History(settings.live_db_path), address, limit)
-    except FileNotFoundError as exc:
+        entries = admin.ledger_entries(History(settings.live_db_path, settings.weeks_dir), address, limit)
+    except (FileNotFoundError, ArchivedRange) as exc:
         raise click.ClickException(str(exc)) from exc
     for entry in entries:
         click.echo(msgspec.json.encode(entry).decode())
+
+
+@main.group("archive")
+def archive_group() -> None:
+    """Week files and the object store (DESIGN §7)."""
+
+
+def _archiver(flags: dict[str, Any]) -> Archiver:
+    from taptrade.archive.archiver import Archiver
+    from taptrade.archive.objectstore import open_store
+    from taptrade.clock import SystemClock
+
+    settings = settings_from("archive", **flags)
+    try:
+        store = open_store(settings.archive_store_url, s3_endpoint_url=settings.archive_s3_endpoint_url)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return Archiver(
+        live_db=settings.live_db_path,
+        weeks_dir=settings.weeks_dir,
+        store=store,
+        clock=SystemClock(),
+        keep_local=settings.archive_keep_local_weeks,
+        metrics_file=settings.data_dir / "metrics" / "archiver.prom",
+    )
+
+
+@archive_group.command("run")
+@common_options
+def archive_run(**flags: Any) -> None:
+    """Compress, upload and verify every rotated week not archived yet; purge old local copies."""
+    archiver = _archiver(flags)
+    try:
+        report = archiver.run()
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(report.as_dict(), indent=2))
+    if not report.ok:
+        click.echo(f"archive: {len(report.failed)} week(s) failed", err=True)
+        sys.exit(1)
+
+
+@archive_group.command("list")
+@common_options
+def archive_list(**flags: Any) -> None:
+    """Every week: rotated by the ledger, kept locally, archived (with size and sha256)."""
+    for listing in _archiver(flags).listing():
+        click.echo(json.dumps(listing.as_dict()))
+
+
+@archive_group.command("restore")
+@common_options
+@click.argument("week")
+def archive_restore(week: str, **flags: Any) -> None:
+    """Bring WEEK (YYYY-Www) back from the object store, verified, so history can read it again."""
+    from taptrade.archive.archiver import ArchiveError
+    from taptrade.weeks import is_week_name
+
+    if not is_week_name(week):
+        raise click.BadParameter(f"{week!r} is not a week (YYYY-Www)", param_hint="WEEK")
+    try:
+        path = _archiver(flags).restore(week)
+    except ArchiveError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored {week} to {path}")

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     feed_stale_after_ms: int = Field(default=10_000, ge=1000)
     demo_faucet_cents: int = Field(default=10_000, ge=1)
     feed: str = "simulated"
+    # The archive of week files (DESIGN §7): file://DIR or s3://bucket/prefix; empty: DATA_DIR/archive.
+    archive_url: str = ""
+    archive_s3_endpoint_url: str | None = None
+    archive_keep_local_weeks: int = Field(default=4, ge=0, le=520)
+
+    # The built web app the gateway serves at `/` (none: API only).
+    web_dir: Path | None = Path("web/dist")
 
     # The feed and quotes (DESIGN §5).
     feed_seed: int | None = None
@@ -116,6 +123,15 @@ class Settings(BaseSettings):
     @property
     def live_db_path(self) -> Path:
         return self.data_dir / LIVE_DB_FILE
+
+    @property
+    def archive_store_url(self) -> str:
+        return self.archive_url or f"file://{(self.data_dir / 'archive').resolve()}"
+
+    @property
+    def weeks_dir(self) -> Path:
+        """Week files rotated out of live.db (DESIGN §7)."""
+        return self.data_dir / "weeks"
 
     def resolved_redis_url(self) -> str:
         """The Redis to talk to: the configured URL, else the one `taptrade run` recorded in the data dir."""

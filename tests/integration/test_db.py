@@ -31,7 +31,7 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
     db.open_writer(path).close()
     assert db.migrate(path) == []  # already applied
     tables = {r[0] for r in db.open_reader(path).execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"users", "bets", "ledger", "columns", "price_bars", "checkpoints", "archives"} <= tables
+    assert {"users", "bets", "ledger", "columns", "price_bars", "checkpoints", "weeks"} <= tables
 
 
 def test_tables_are_strict_and_constrained(tmp_path: Path) -> None:

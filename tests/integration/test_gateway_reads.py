@@ -235,3 +235,23 @@ async def test_price_shows_the_replay_offset_on_a_replayed_feed(
     await asyncio.sleep(0.2)
     answer = (await client.get("/api/price")).json()
     assert (answer["source"], answer["replay_offset_ms"]) == ("replay", 5_000)
+
+
+async def test_the_built_web_app_is_served_at_the_root_and_the_api_keeps_its_errors(
+    tmp_path: Path, redis_url: str
+) -> None:
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "index.html").write_text("<!doctype html><title>Tap Trading</title>")
+    (web / "app.js").write_text("console.log('tap')")
+    settings = make_settings(tmp_path / "data", redis_url, web_dir=web)
+    with LedgerThread(settings), GatewayThread(settings) as gateway:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
+            root = await client.get("/")
+            assert root.status_code == 200
+            assert "<title>Tap Trading</title>" in root.text
+            assert (await client.get("/app.js")).text == "console.log('tap')"
+            assert (await client.get("/api/healthz")).headers["content-type"] == "application/json"
+            missing_api = await client.get("/api/nothing-here")
+            assert code(missing_api) == (404, "not_found")
+            assert code(await client.get("/nothing-here.js")) == (404, "not_found")

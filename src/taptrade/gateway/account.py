@@ -17,7 +17,7 @@ from taptrade.auth.siwe_login import verify_login
 from taptrade.bus import BusError, ReplyTimeout
 from taptrade.commands import Deposit
 from taptrade.gateway.errors import ApiError, bad_request, not_found, unauthorized, unavailable
-from taptrade.gateway.history import Account
+from taptrade.gateway.history import Account, ArchivedRange
 from taptrade.gateway.openapi import doc_responses
 from taptrade.gateway.schemas import (
     BetOnly,
@@ -136,7 +136,7 @@ async def get_bet(bet_id: str, state: State, session: CurrentSession) -> Respons
     return json_response(BetOnly(bet=api_bet(found[0], state.grid)))
 
 
-@router.get("/bets", response_model=None, responses=doc_responses("BetPage", 400, 401))
+@router.get("/bets", response_model=None, responses=doc_responses("BetPage", 400, 401, 410))
 async def list_bets(
     state: State,
     session: CurrentSession,
@@ -154,23 +154,26 @@ async def list_bets(
     column_from = None if from_ms is None else -(-from_ms // column_ms)
     column_to = None if to_ms is None else -(-to_ms // column_ms)
     account = _account(state, session.address)
-    records = (
-        []
-        if account is None
-        else state.history.bets(
-            account.user_id,
-            status=status,
-            column_from=column_from,
-            column_to=column_to,
-            before=before,
-            limit=limit,
+    try:
+        records = (
+            []
+            if account is None
+            else state.history.bets(
+                account.user_id,
+                status=status,
+                column_from=column_from,
+                column_to=column_to,
+                before=before,
+                limit=limit,
+            )
         )
-    )
+    except ArchivedRange as exc:
+        raise archived(exc) from None
     next_cursor = f"{records[-1].column}:{records[-1].row}" if len(records) == limit else None
     return json_response(BetPage(bets=[api_bet(r, state.grid) for r in records], next_cursor=next_cursor))
 
 
-@router.get("/ledger", response_model=LedgerPage, responses={400: {}, 401: {}})
+@router.get("/ledger", response_model=LedgerPage, responses={400: {}, 401: {}, 410: {}})
 async def ledger(
     state: State,
     session: CurrentSession,
@@ -178,8 +181,13 @@ async def ledger(
     cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
 ) -> Response:
     account = _account(state, session.address)
-    before_id = None if cursor is None else int(cursor)
-    rows = [] if account is None else state.history.ledger(account.user_id, before_id=before_id, limit=limit)
+    cursor_id = None if cursor is None else int(cursor)
+    try:
+        rows = (
+            [] if account is None else state.history.ledger(account.user_id, before_id=cursor_id, limit=limit)
+        )
+    except ArchivedRange as exc:
+        raise archived(exc) from None
     next_cursor = str(rows[-1].id) if len(rows) == limit else None
     return json_response({"entries": rows, "next_cursor": next_cursor})
 
@@ -207,6 +215,10 @@ async def faucet(state: State, session: CurrentSession) -> Response:
         await state.redis.delete(key)
         raise unavailable(f"the faucet could not credit you ({reply.code})")
     return json_response({"amount": amount, "balance": reply.balance})
+
+
+def archived(exc: ArchivedRange) -> ApiError:
+    return ApiError(410, "archived", str(exc))
 
 
 def _account(state: GatewayState, address: str) -> Account | None:

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taptrade import __version__
@@ -51,6 +52,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.router.routes.append(WebSocketRoute("/ws", public.websocket_endpoint))
     app.include_router(public.router)
     app.include_router(account.router)
+    if settings.web_dir is not None and (settings.web_dir / "index.html").is_file():
+        # The built web app (web/dist) at `/`, after every API route; nginx serves it in production.
+        app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
     openapi.install(app)
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

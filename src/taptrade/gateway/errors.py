@@ -7,6 +7,7 @@ ApiError
 │       wrong_domain
 ├── 404 not_found
 ├── 409 bet_id_conflict, cell_taken
+├── 410 archived                          history only cold storage holds (restorable)
 ├── 413 too_large
 ├── 422 insufficient_funds, cell_not_placeable, bad_stake, multiplier_moved, no_quote, ...
 ├── 429 rate_limited                      (Retry-After)

@@ -52,7 +52,7 @@ class GatewayState:
             intake=intake,
             market=market,
             sessions=Sessions(redis),
-            history=History(settings.live_db_path),
+            history=History(settings.live_db_path, settings.weeks_dir),
             clock=clock or SystemClock(),
         )
         await state.hub.start()

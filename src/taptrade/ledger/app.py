@@ -13,6 +13,7 @@ from taptrade.clock import Clock, SystemClock
 from taptrade.config import Settings, grid_spec
 from taptrade.ledger import db
 from taptrade.ledger.resolver import Resolver
+from taptrade.ledger.rotation import Rotator
 from taptrade.ledger.service import LedgerService
 from taptrade.ledger.store import LedgerRules, LedgerStore
 from taptrade.obs.logging import get_logger
@@ -44,6 +45,7 @@ def build_service(settings: Settings, clock: Clock | None = None) -> LedgerServi
         batch_max=settings.ledger_batch_max,
         block_ms=settings.ledger_block_ms,
         resolver=resolver,
+        rotator=Rotator(conn, clock, settings.weeks_dir),
     )
 
 

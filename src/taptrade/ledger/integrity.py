@@ -7,13 +7,19 @@
 4. Every bet has exactly one BET row of minus its stake, by its owner; a won bet exactly one PAYOUT of its
    payout; a void bet exactly one REFUND of its stake; no other bet has either.
 
-It only reads (through a read-only connection), so it can run beside a live ledger.
+It only reads (through a read-only connection), so it can run beside a live ledger. A week file
+(DESIGN §7) keeps live.db's table shapes, so the same rules run on it; `check_week_file` adds that the
+file's opening and closing balances are the checkpoints live.db recorded, so a user's money adds up from
+their first week to today.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from taptrade.ledger import db
 
 MAX_LISTED_PER_RULE = 100
 
@@ -141,3 +147,90 @@ def check_integrity(conn: sqlite3.Connection) -> IntegrityReport:
     finally:
         conn.execute("ROLLBACK")
     return report
+
+
+def check_week_file(live: sqlite3.Connection, week_conn: sqlite3.Connection, week: str) -> IntegrityReport:
+    """The rules on a week file, plus its agreement with live.db: each user's closing balance and last row
+    are live.db's checkpoint for the week, each opening is the checkpoint before, and the counts match."""
+    report = check_integrity(week_conn)
+    closing = {
+        user_id: (balance, last_id, rows)
+        for user_id, balance, last_id, rows in live.execute(
+            "SELECT user_id, balance_cents, last_ledger_id, ledger_rows FROM checkpoints WHERE week = ?",
+            (week,),
+        )
+    }
+    in_file = {
+        user_id: (balance, last_id, rows)
+        for user_id, balance, last_id, rows in week_conn.execute(
+            "SELECT u.id, u.balance_cents, MAX(l.id), COUNT(l.id) FROM users u"
+            " LEFT JOIN ledger l ON l.user_id = u.id GROUP BY u.id"
+        )
+    }
+    addresses = dict(week_conn.execute("SELECT id, address FROM users").fetchall())
+    for n, user_id in enumerate(sorted(closing.keys() | in_file.keys())):
+        if closing.get(user_id) != in_file.get(user_id):
+            detail = (
+                f"week {week}: live.db checkpoint (balance, last row, rows) {closing.get(user_id)}"
+                f" != week file {in_file.get(user_id)}"
+            )
+            report._add(Violation("checkpoint_mismatch", detail, addresses.get(user_id)), n)
+    openings = week_conn.execute("SELECT user_id, week, balance_cents, last_ledger_id FROM checkpoints")
+    for n, (user_id, previous_week, balance, last_id) in enumerate(openings):
+        recorded = live.execute(
+            "SELECT balance_cents, last_ledger_id FROM checkpoints WHERE user_id = ? AND week = ?",
+            (user_id, previous_week),
+        ).fetchone()
+        if recorded != (balance, last_id):
+            detail = f"week {week}: opening {previous_week} ({balance}, {last_id}) != live.db {recorded}"
+            report._add(Violation("checkpoint_mismatch", detail, addresses.get(user_id)), n)
+    for n, (user_id, week_before) in enumerate(
+        live.execute(
+            "SELECT c.user_id, MAX(p.week) FROM checkpoints c JOIN checkpoints p"
+            " ON p.user_id = c.user_id AND p.week < c.week WHERE c.week = ? GROUP BY c.user_id",
+            (week,),
+        )
+    ):
+        has_opening = week_conn.execute(
+            "SELECT 1 FROM checkpoints WHERE user_id = ? AND week = ?", (user_id, week_before)
+        ).fetchone()
+        if has_opening is None:
+            detail = f"week {week}: the file lacks the opening checkpoint of {week_before}"
+            report._add(Violation("checkpoint_mismatch", detail, addresses.get(user_id)), n)
+    return report
+
+
+@dataclass
+class FullReport:
+    """live.db and every week file kept locally; weeks only in cold storage are listed, not checked."""
+
+    live: IntegrityReport
+    weeks: dict[str, IntegrityReport] = field(default_factory=dict)
+    not_local: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.live.ok and all(r.ok for r in self.weeks.values())
+
+    @property
+    def violation_count(self) -> int:
+        return self.live.violation_count + sum(r.violation_count for r in self.weeks.values())
+
+    def as_dict(self) -> dict[str, object]:
+        weeks = {week: report.as_dict() for week, report in self.weeks.items()}
+        return {"ok": self.ok, "live": self.live.as_dict(), "weeks": weeks, "not_local": self.not_local}
+
+
+def check_everything(live: sqlite3.Connection, weeks_dir: Path) -> FullReport:
+    full = FullReport(live=check_integrity(live))
+    for week, file in live.execute("SELECT week, file FROM weeks WHERE file IS NOT NULL ORDER BY week"):
+        path = weeks_dir / file
+        if not path.is_file():
+            full.not_local.append(week)
+            continue
+        week_conn = db.open_reader(path)
+        try:
+            full.weeks[week] = check_week_file(live, week_conn, week)
+        finally:
+            week_conn.close()
+    return full

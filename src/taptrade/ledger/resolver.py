@@ -86,6 +86,9 @@ class Resolver:
             if not self._bars_in(end_ms) and now_ms < end_ms + self._give_up_ms:
                 break
             outcome = column_outcome(column, self._grid, load_bars(self._conn, self._grid, column))
+            # Before the transaction, so a dispute (or a crash) shows what the ledger was about to apply.
+            log.info("column_resolving", column=column, status=outcome.status, high=outcome.high,
+                     low=outcome.low, void_reason=outcome.void_reason)  # fmt: skip
             new, events = self._store.apply_resolution(outcome, column + 1)
             if new:
                 start_ms = self._grid.column_start_ms(column)

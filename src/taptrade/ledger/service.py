@@ -34,6 +34,7 @@ from taptrade.commands import (
     encode,
 )
 from taptrade.ledger.resolver import Resolver
+from taptrade.ledger.rotation import Rotator
 from taptrade.ledger.store import BatchFailed, LedgerStore, Outcome
 from taptrade.market import bar_decoder
 from taptrade.obs.logging import get_logger
@@ -69,6 +70,7 @@ class LedgerService:
         batch_max: int,
         block_ms: int,
         resolver: Resolver | None = None,
+        rotator: Rotator | None = None,
     ) -> None:
         self._redis = client
         # Entries stay as Redis sent them: building a dict per entry costs more than reading the one field.
@@ -79,6 +81,7 @@ class LedgerService:
         self.batches_committed = 0
         self.commands_handled = 0
         self._resolver = resolver
+        self._rotator = rotator
         self._next_housekeeping = 0.0
 
     def ensure_group(self) -> None:
@@ -110,6 +113,8 @@ class LedgerService:
                 if self._resolver is not None and time.monotonic() >= self._next_housekeeping:
                     self._next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_S
                     self.housekeeping(self._resolver)
+                    if self._rotator is not None:
+                        self._rotator.rotate_due()
                 retry_s = RETRY_MIN_S
             except BatchFailed as exc:
                 LEDGER_BATCH_FAILURES_TOTAL.inc()

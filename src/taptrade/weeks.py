@@ -1,0 +1,46 @@
+"""ISO weeks, the unit of the ledger's partitions (DESIGN §7): a week runs from Monday 00:00 UTC to the next
+Monday 00:00 UTC and is named `YYYY-Www` (ISO 8601 week-numbering year), so names sort in time order."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+WEEK_MS = 7 * 86_400_000
+_WEEK_NAME = re.compile(r"(\d{4})-W(\d{2})")
+
+
+def week_of(ms: int) -> str:
+    """The name of the week containing the instant `ms` (Unix milliseconds)."""
+    year, week, _ = datetime.fromtimestamp(ms / 1000, tz=UTC).isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
+def week_start_ms(week: str) -> int:
+    """Monday 00:00 UTC of the week, in Unix milliseconds."""
+    match = _WEEK_NAME.fullmatch(week)
+    if match is None:
+        raise ValueError(f"not a week name (YYYY-Www): {week!r}")
+    year, number = int(match[1]), int(match[2])
+    try:
+        monday = date.fromisocalendar(year, number, 1)
+    except ValueError:
+        raise ValueError(f"no week {number} in {year}") from None
+    return int(datetime(monday.year, monday.month, monday.day, tzinfo=UTC).timestamp()) * 1000
+
+
+def week_end_ms(week: str) -> int:
+    """The next Monday 00:00 UTC: the first instant not in the week."""
+    return week_start_ms(week) + WEEK_MS
+
+
+def next_week(week: str) -> str:
+    return week_of(week_end_ms(week))
+
+
+def is_week_name(text: str) -> bool:
+    try:
+        week_start_ms(text)
+    except ValueError:
+        return False
+    return True
