@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TAPTRADE_DATA_DIR ?= ./data
 TAPTRADE_PORT ?= 8000
 
-.PHONY: run test lint typecheck system-deps bench-ledger bench-gateway clean
+.PHONY: run test lint typecheck system-deps web web-test e2e bench-ledger bench-gateway clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -17,18 +17,42 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# The web app (web/): dependencies from the lockfile, then the static build the gateway serves at /.
+WEB_STAMP := web/node_modules/.installed
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts \
+	web/tsconfig.json web/tsconfig.app.json
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20 with npm is required for the web app (apt-get install nodejs npm, or https://nodejs.org)" >&2; exit 1; }
+	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	touch $(WEB_STAMP)
+
+web/dist/index.html: $(WEB_STAMP) $(WEB_SOURCES)
+	cd web && npm run build
+
+web: web/dist/index.html
+
+run: $(STAMP) web
 	$(BIN)/taptrade run --data-dir "$(TAPTRADE_DATA_DIR)" --port "$(TAPTRADE_PORT)"
 
 system-deps:
 	@scripts/install-system-deps.sh
 
-test: $(STAMP) system-deps lint typecheck
+test: $(STAMP) system-deps lint typecheck web-test
 	$(BIN)/pytest
+	$(MAKE) e2e
+
+# Vitest unit tests and strict type checks of the web app.
+web-test: web
+	cd web && npm run lint && npm test
+
+# Playwright with Debian's chromium against a real `taptrade run` (web/e2e/global-setup.ts).
+e2e: $(STAMP) web system-deps
+	cd web && npm run e2e
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
