@@ -12,9 +12,9 @@ from taptrade.grid import GridSpec
 from taptrade.ledger import db
 from taptrade.ledger.integrity import check_everything
 from taptrade.ledger.resolution import ColumnOutcome
-from taptrade.ledger.rotation import RotatedWeek, Rotator, week_file_path
+from taptrade.ledger.rotation import RotatedWeek, Rotator
 from taptrade.ledger.store import LedgerRules, LedgerStore
-from taptrade.weeks import week_end_ms
+from taptrade.weeks import week_end_ms, week_file_path
 
 GRID = GridSpec()
 RULES = LedgerRules(GRID, frozenset({100, 1000, 2500}), 11_000, 1_000_000)

@@ -1,10 +1,12 @@
 """ISO weeks, the unit of the ledger's partitions (DESIGN §7): a week runs from Monday 00:00 UTC to the next
-Monday 00:00 UTC and is named `YYYY-Www` (ISO 8601 week-numbering year), so names sort in time order."""
+Monday 00:00 UTC and is named `YYYY-Www` (ISO 8601 week-numbering year), so names sort in time order; its
+file is `weeks/YYYY-Www.db`."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 WEEK_MS = 7 * 86_400_000
 _WEEK_NAME = re.compile(r"(\d{4})-W(\d{2})")
@@ -44,3 +46,13 @@ def is_week_name(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def week_file_path(weeks_dir: Path, week: str) -> Path:
+    """Where a week's file is kept locally: `weeks/YYYY-Www.db`."""
+    return weeks_dir / f"{week}.db"
+
+
+def local_weeks(weeks_dir: Path) -> list[str]:
+    """The weeks whose file is in `weeks_dir` (complete files only: a file being written has another name)."""
+    return sorted(p.stem for p in weeks_dir.glob("*.db") if is_week_name(p.stem))

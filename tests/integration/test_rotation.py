@@ -17,8 +17,8 @@ from taptrade.commands import Envelope, encode
 from taptrade.config import Settings
 from taptrade.ledger import db
 from taptrade.ledger.integrity import check_everything
-from taptrade.ledger.rotation import Rotator, week_file_path
-from taptrade.weeks import next_week, week_end_ms, week_of
+from taptrade.ledger.rotation import Rotator
+from taptrade.weeks import next_week, week_end_ms, week_file_path, week_of
 from tests.support import LedgerThread, deposit, wait_for
 from tests.week_world import ALICE, BOB, CAROL, GRID, MISS, MONDAY_MS, SUNDAY_EVENING_MS, WEEK, WIN, World
 

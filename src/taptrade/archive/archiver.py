@@ -28,7 +28,7 @@ from taptrade.archive.objectstore import ObjectStore, file_chunks, sha256_of
 from taptrade.clock import Clock
 from taptrade.ledger import db
 from taptrade.obs.logging import get_logger
-from taptrade.weeks import is_week_name
+from taptrade.weeks import local_weeks, week_file_path
 
 log = get_logger(__name__)
 
@@ -116,7 +116,7 @@ class Archiver:
     def run(self) -> RunReport:
         report = RunReport()
         for week in self.rotated_weeks():
-            path = self._local(week)
+            path = week_file_path(self._weeks_dir, week)
             if self.manifest(week) is not None:
                 report.already.append(week)
             elif path.is_file():
@@ -172,14 +172,14 @@ class Archiver:
         return None if data is None else msgspec.json.decode(data, type=Manifest)
 
     def _purge(self, report: RunReport) -> None:
-        local = sorted(p.stem for p in self._weeks_dir.glob("*.db") if is_week_name(p.stem))
+        local = local_weeks(self._weeks_dir)
         keep = set(local[-self._keep_local :]) if self._keep_local > 0 else set()
         now_ms = self._clock.now_ms()
         for week in local:
             if week in keep or now_ms - self._restored_ms(week) < RESTORED_KEEP_MS:
                 continue
             manifest = self.manifest(week)
-            path = self._local(week)
+            path = week_file_path(self._weeks_dir, week)
             if manifest is None or manifest.raw_sha256 != sha256_of(file_chunks(path)):
                 report.failed.setdefault(week, "not purged: the store has no matching archived copy")
                 continue
@@ -205,10 +205,10 @@ class Archiver:
     def listing(self) -> list[WeekListing]:
         rotated = set(self.rotated_weeks()) if self._live_db.is_file() else set()
         in_store = {n.removesuffix(".json") for n in self._store.names() if n.endswith(".json")}
-        local = {p.stem for p in self._weeks_dir.glob("*.db") if is_week_name(p.stem)}
+        local = set(local_weeks(self._weeks_dir))
         out = []
         for week in sorted(rotated | in_store | local):
-            path = self._local(week)
+            path = week_file_path(self._weeks_dir, week)
             out.append(WeekListing(week, week in rotated, path.stat().st_size if path.is_file() else None,
                                    self.manifest(week) if week in in_store else None))  # fmt: skip
         return out
@@ -217,7 +217,7 @@ class Archiver:
         manifest = self.manifest(week)
         if manifest is None:
             raise ArchiveError(f"{week} is not in the archive at {self._store.url}")
-        path = self._local(week)
+        path = week_file_path(self._weeks_dir, week)
         self._weeks_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self._weeks_dir) as scratch:
             packed = Path(scratch) / manifest.object
@@ -236,9 +236,6 @@ class Archiver:
         self._restored_marker(week).write_text(json.dumps({"restored_ms": self._clock.now_ms()}))
         log.info("week_restored", week=week, path=str(path), store=self._store.url)
         return path
-
-    def _local(self, week: str) -> Path:
-        return self._weeks_dir / f"{week}.db"
 
     def _restored_marker(self, week: str) -> Path:
         return self._weeks_dir / f"{week}.restored"

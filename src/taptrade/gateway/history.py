@@ -17,6 +17,7 @@ from typing import Any
 from taptrade.commands import BetRecord, EntryRecord
 from taptrade.ledger import db
 from taptrade.ledger.store import bet_row_to_record
+from taptrade.weeks import week_file_path
 
 _BET_SELECT = (
     "SELECT b.bet_id, u.address, b.column_index, b.row_index, b.lower_cents, b.upper_cents,"
@@ -177,7 +178,7 @@ class History:
 
     def _week(self, week: str) -> sqlite3.Connection | None:
         """A read-only connection to a local week file, or None if it is not here (archived and purged)."""
-        path = self._weeks_dir / f"{week}.db"
+        path = week_file_path(self._weeks_dir, week)
         conn = self._week_conns.get(week)
         if not path.is_file():
             if conn is not None:

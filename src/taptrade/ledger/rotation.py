@@ -24,7 +24,8 @@ import multiprocessing
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -34,7 +35,7 @@ from taptrade.clock import Clock
 from taptrade.ledger import db
 from taptrade.ledger.store import BatchFailed
 from taptrade.obs.logging import get_logger
-from taptrade.weeks import next_week, week_end_ms, week_of, week_start_ms
+from taptrade.weeks import next_week, week_end_ms, week_file_path, week_of, week_start_ms
 
 log = get_logger(__name__)
 
@@ -67,10 +68,6 @@ class RotatedWeek:
     users: int
     bets: int
     ledger_rows: int
-
-
-def week_file_path(weeks_dir: Path, week: str) -> Path:
-    return weeks_dir / f"{week}.db"
 
 
 # --- phase 1: the week file ---------------------------------------------------------------------
@@ -191,8 +188,8 @@ def _write_week_file_in_child(live_path: str, weeks_dir: str, week: str, written
 
 
 class Rotator:
-    """Drives both phases from the ledger loop. `rotate_due` is called every housekeeping round and does
-    at most one bounded step; `rotate` does a whole week at once (tools, tests, benchmarks)."""
+    """Drives both phases from the ledger loop: `rotate_due` is called every housekeeping round and does at
+    most one bounded step."""
 
     def __init__(
         self,
@@ -255,16 +252,6 @@ class Rotator:
             return empty
         return empty
 
-    def rotate(self, week: str) -> RotatedWeek:
-        """The whole rotation of `week`, in this thread."""
-        if not week_file_path(self._weeks_dir, week).is_file():
-            if not self._anything_before(week_end_ms(week)):
-                return self._record_empty(week)
-            write_week_file(self._live_path, self._weeks_dir, week, self._clock.now_ms())
-        while (rotated := self._remove_some(week, self._chunk_rows)) is None:
-            pass
-        return rotated
-
     def _child_done(self, now_ms: int) -> bool:
         child = self._child
         if child is None:
@@ -284,15 +271,24 @@ class Rotator:
             is not None
         )
 
-    def _record_empty(self, week: str) -> RotatedWeek:
-        rotated = RotatedWeek(week, None, 0, 0, 0)
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[None]:
+        """One live.db write transaction; a failure of the database rolls it back as `BatchFailed`."""
         try:
             self._conn.execute("BEGIN IMMEDIATE")
-            self._record_week(rotated)
+            yield
             self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback()
-            raise BatchFailed(f"recording week {week}: {exc}") from exc
+        except BaseException as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise BatchFailed(f"{what}: {exc}") from exc
+            raise
+
+    def _record_empty(self, week: str) -> RotatedWeek:
+        rotated = RotatedWeek(week, None, 0, 0, 0)
+        with self._transaction(f"recording week {week}"):
+            self._record_week(rotated)
         return rotated
 
     def _remove_some(self, week: str, max_rows: int) -> RotatedWeek | None:
@@ -314,27 +310,20 @@ class Rotator:
         # for it; `taptrade integrity` still looks for orphans.
         self._conn.execute("PRAGMA foreign_keys = OFF")
         started = time.perf_counter()
+        rotated = None
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            for n, cut in enumerate(cuts):
-                if n and time.perf_counter() - started > CHUNK_BUDGET_S:
-                    last_chunk = False
-                    break
-                self._remove_user(week, cut, now_ms)
-            rotated = None
-            if last_chunk:
-                totals = week_file.execute(
-                    "SELECT COUNT(*), COALESCE(SUM(bets), 0), COALESCE(SUM(ledger_rows), 0) FROM cuts"
-                ).fetchone()
-                rotated = RotatedWeek(week, path, *totals)
-                self._record_week(rotated)
-            self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback()
-            raise BatchFailed(f"rotation of {week}: {exc}") from exc
-        except BaseException:
-            self._rollback()
-            raise
+            with self._transaction(f"rotation of {week}"):
+                for n, cut in enumerate(cuts):
+                    if n and time.perf_counter() - started > CHUNK_BUDGET_S:
+                        last_chunk = False
+                        break
+                    self._remove_user(week, cut, now_ms)
+                if last_chunk:
+                    totals = week_file.execute(
+                        "SELECT COUNT(*), COALESCE(SUM(bets), 0), COALESCE(SUM(ledger_rows), 0) FROM cuts"
+                    ).fetchone()
+                    rotated = RotatedWeek(week, path, *totals)
+                    self._record_week(rotated)
         finally:
             self._conn.execute("PRAGMA foreign_keys = ON")
             db.verify_durability(self._conn)
@@ -374,10 +363,6 @@ class Rotator:
              rotated.file.name if rotated.file else None, rotated.users, rotated.bets, rotated.ledger_rows,
              self._clock.now_ms()),
         )  # fmt: skip
-
-    def _rollback(self) -> None:
-        if self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
 
 
 def _cuts_from_file(week_file: sqlite3.Connection, *, after_user: int, max_rows: int) -> list[UserCut]:

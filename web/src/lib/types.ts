@@ -1,4 +1,5 @@
-/** Shapes of the API (/work/shared/API.md), as the server sends them (snake_case). */
+/** Shapes of the API (API.md), as the server sends them (snake_case). */
+import type { BetFields } from './betMessage';
 
 export interface GridAnswer {
   column_seconds: number;
@@ -103,14 +104,8 @@ export type ServerMessage =
   | { type: 'balance'; seq: number; balance: number }
   | { type: 'pong' };
 
-export interface BetRequest {
-  bet_id: string;
-  cell: string;
-  amount: number;
-  min_multiplier: string;
-  nonce: string;
-  timestamp: number;
-  chain_id: number;
+/** POST /api/bets: the signed fields and their signature by the session key. */
+export interface BetRequest extends BetFields {
   scheme: 'session';
   signature: string;
 }
