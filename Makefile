@@ -40,13 +40,14 @@ system-deps:
 
 test: $(STAMP) system-deps lint typecheck web-test
 	$(BIN)/pytest
+	$(MAKE) e2e
 
 # Vitest unit tests and strict type checks of the web app.
 web-test: web
 	cd web && npm run lint && npm test
 
-# Playwright with Debian's chromium against a real `taptrade run` (web/e2e/global-setup.ts). Not yet part of
-# `make test`: the phone test was seen rejecting its tap once in a clean clone (under investigation).
+# Playwright with Debian's chromium against a real `taptrade run` (web/e2e/global-setup.ts); screenshots
+# and traces stay in web/test-results.
 e2e: $(STAMP) web system-deps
 	cd web && npm run e2e
 

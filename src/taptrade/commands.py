@@ -24,6 +24,8 @@ class Code(StrEnum):
     COMMAND_ID_CONFLICT = "command_id_conflict"
     CELL_NOT_PLACEABLE = "cell_not_placeable"
     BAD_STAKE = "bad_stake"
+    LOSS_LIMIT = "loss_limit"
+    COOLING_DOWN = "cooling_down"
     BAD_COMMAND = "bad_command"
     INTERNAL_ERROR = "internal_error"
 
@@ -62,7 +64,17 @@ class Adjust(msgspec.Struct, tag="adjust", forbid_unknown_fields=True, frozen=Tr
     reason: str
 
 
-Command = PlaceBet | Deposit | Withdraw | Adjust
+class SetLimits(msgspec.Struct, tag="set_limits", forbid_unknown_fields=True, frozen=True):
+    """A trader's responsible-play request (taptrade.limits); `set_limit` says whether `daily_loss_limit`
+    is part of it (null then means no limit)."""
+
+    address: str
+    set_limit: bool
+    daily_loss_limit: int | None
+    pause_minutes: int | None
+
+
+Command = PlaceBet | Deposit | Withdraw | Adjust | SetLimits
 MoneyCommand = Deposit | Withdraw | Adjust
 
 
@@ -107,6 +119,17 @@ class EntryRecord(msgspec.Struct, frozen=True):
     meta: str | None
 
 
+class LimitsRecord(msgspec.Struct, frozen=True):
+    """A user's limits as they hold now: `loss_today` is the UTC day's net loss (negative when winning);
+    `next_limit` takes effect at `next_from_ms` when that is set."""
+
+    daily_loss_limit: int | None
+    loss_today: int
+    paused_until_ms: int | None
+    next_limit: int | None
+    next_from_ms: int | None
+
+
 class Reply(msgspec.Struct, frozen=True, omit_defaults=True):
     request_id: str
     code: str
@@ -114,6 +137,7 @@ class Reply(msgspec.Struct, frozen=True, omit_defaults=True):
     balance: int | None = None
     bet: BetRecord | None = None
     entry: EntryRecord | None = None
+    limits: LimitsRecord | None = None
     duplicate: bool = False
 
     @property

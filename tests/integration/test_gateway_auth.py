@@ -35,7 +35,12 @@ async def test_sign_in_gives_a_session_that_opens_me(client: httpx.AsyncClient, 
     assert me.status_code == 200
     body = me.json()
     assert (body["address"], body["balance"]) == (trader.address, 0)
-    assert body["limits"] == {"daily_loss_limit": None, "loss_today": 0, "paused_until_ms": None}
+    assert body["limits"] == {
+        "daily_loss_limit": None,
+        "loss_today": 0,
+        "paused_until_ms": None,
+        "pending": None,
+    }
     assert body["session_expires_ms"] == answer["expires_ms"]
 
 

@@ -65,6 +65,12 @@ def test_tampered_balance_is_caught(data_dir: Path) -> None:
     assert report(data_dir) == {"balance_mismatch": [BOB]}
 
 
+def test_a_days_loss_not_matching_its_rows_is_caught(data_dir: Path) -> None:
+    # A lowered running loss would let its owner bet past their daily limit.
+    tamper(data_dir, f"UPDATE users SET loss_today_cents = 0 WHERE address = '{ALICE}'")
+    assert report(data_dir) == {"day_loss_mismatch": [ALICE]}
+
+
 def test_broken_balance_after_chain_is_caught(data_dir: Path) -> None:
     # Shift one middle row's amount and balance_after together: the sum still matches, the chain does not.
     tamper(

@@ -39,12 +39,8 @@ export async function statesOf(page: Page, cell: string): Promise<string[]> {
   return all.filter((s) => s.startsWith(`${cell}=`)).map((s) => s.slice(cell.length + 1));
 }
 
-/**
- * An open cell fully on screen, as close to the price as possible, in the nearest column that stays
- * open for at least 2 more seconds (a column closes one column-length before it starts).
- */
 /** The earliest open cell on screen whose column stays placeable for at least `leadMs` more. */
-export async function pickOpenCell(page: Page, leadMs = 2000): Promise<{ id: string; cell: Locator }> {
+export async function pickOpenCell(page: Page, leadMs = 4000): Promise<{ id: string; cell: Locator }> {
   await expect(page.locator('[role="gridcell"][data-state="open"]').first()).toBeAttached();
   const id = await page.evaluate((lead) => {
     const columnMs = 5000; // the default grid, as the system under test runs it
@@ -70,4 +66,29 @@ export function dollars(cents: number): string {
   const abs = Math.abs(cents);
   const whole = Math.floor(abs / 100).toLocaleString('en-US');
   return `${cents < 0 ? '-' : ''}$${whole}.${String(abs % 100).padStart(2, '0')}`;
+}
+
+/**
+ * Bet on an open cell by `act` (a click or a tap) and wait for the server's answer. The market moves
+ * while the test runs: a quote that moved more than the 2 % the app allows is a correct refusal
+ * (`multiplier_moved`), so such a cell is given up and another one tried; any other refusal fails.
+ */
+export async function betOnOpenCell(
+  page: Page,
+  act: (cell: Locator) => Promise<void>,
+  leadMs = 4000,
+): Promise<{ id: string; cell: Locator }> {
+  const refusals: string[] = [];
+  for (let attempt = 0; attempt < 4; attempt += 1) {
+    const picked = await pickOpenCell(page, leadMs);
+    const answer = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/bets' && r.request().method() === 'POST');
+    await act(picked.cell);
+    const response = await answer;
+    if (response.status() === 201) return picked;
+    const body = await response.text();
+    refusals.push(`${picked.id}: ${response.status()} ${body}`);
+    if (!body.includes('"multiplier_moved"')) break;
+    await expect(picked.cell).not.toHaveAttribute('data-state', 'rejected', { timeout: 5000 });
+  }
+  throw new Error(`no bet was placed: ${refusals.join('; ')}`);
 }

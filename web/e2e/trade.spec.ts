@@ -5,7 +5,7 @@
  */
 import { copyFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { dollars, pickOpenCell, recordStates, signIn, statesOf } from './helpers';
+import { betOnOpenCell, dollars, pickOpenCell, recordStates, signIn, statesOf } from './helpers';
 
 test('tap to bet: pending, confirmed, then won or lost with the balance updated', async ({ page }, testInfo) => {
   await signIn(page, { faucet: false });
@@ -24,9 +24,9 @@ test('tap to bet: pending, confirmed, then won or lost with the balance updated'
   await page.getByTestId('stake-500').click();
   await expect(page.getByTestId('stake-500')).toHaveAttribute('aria-checked', 'true');
 
-  const { id, cell } = await pickOpenCell(page);
-  await expect(cell).toHaveAttribute('aria-label', /^Bet \$5 on \$[\d,]+–\$[\d,]+ from \d\d:\d\d:\d\d to \d\d:\d\d:\d\d at [\d.]+x$/);
-  await cell.click({ force: true });
+  const labelled = await pickOpenCell(page);
+  await expect(labelled.cell).toHaveAttribute('aria-label', /^Bet \$5 on \$[\d,]+–\$[\d,]+ from \d\d:\d\d:\d\d to \d\d:\d\d:\d\d at [\d.]+x$/);
+  const { id, cell } = await betOnOpenCell(page, (c) => c.click({ force: true }));
   await expect(cell).toHaveAttribute('data-state', 'confirmed');
   const seen = await statesOf(page, id);
   expect(seen.indexOf('pending')).toBeGreaterThanOrEqual(0);
@@ -56,8 +56,7 @@ test('tap to bet: pending, confirmed, then won or lost with the balance updated'
   // A couple more bets for the picture.
   await page.getByRole('tab', { name: 'History' }).click();
   for (let i = 0; i < 2; i += 1) {
-    const next = await pickOpenCell(page);
-    await next.cell.click({ force: true });
+    const next = await betOnOpenCell(page, (c) => c.click({ force: true }));
     await expect(next.cell).toHaveAttribute('data-state', 'confirmed');
   }
   await expect(history.locator('tr[data-status]')).toHaveCount(3);
@@ -116,8 +115,7 @@ test('phone in portrait: touch a cell to bet', async ({ browser }, testInfo) => 
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
   const page = await context.newPage();
   await signIn(page, { faucet: true });
-  const { cell } = await pickOpenCell(page);
-  await cell.tap({ force: true });
+  const { cell } = await betOnOpenCell(page, (c) => c.tap({ force: true }));
   await expect(cell).toHaveAttribute('data-state', 'confirmed');
   await expect(page.getByTestId('balance')).toHaveText('$90.00');
   await page.screenshot({ path: testInfo.outputPath('phone.png') });
@@ -126,4 +124,25 @@ test('phone in portrait: touch a cell to bet', async ({ browser }, testInfo) => 
   await expect(page.getByTestId('balance')).toHaveText('$90.00');
   await expect(cell).toHaveAttribute('data-state', /^(confirmed|won|lost)$/);
   await context.close();
+});
+
+test('responsible play: a daily loss limit shows its room and refuses the stake that would cross it', async ({ page }) => {
+  await signIn(page, { faucet: true });
+  await page.getByRole('tab', { name: 'Limits' }).click();
+  const limits = page.getByTestId('limits');
+  await limits.getByLabel(/Daily loss limit/).fill('5');
+  await limits.getByRole('button', { name: 'Save limits' }).click();
+  await expect(limits.getByRole('status')).toHaveText('Limits saved.');
+  await expect(page.getByTestId('loss-room')).toHaveText('$5.00');
+
+  await page.getByTestId('stake-1000').click();
+  const { cell } = await pickOpenCell(page);
+  await cell.click({ force: true });
+  await expect(page.getByRole('alert').filter({ hasText: 'Daily loss limit reached' })).toBeVisible();
+  await expect(page.getByTestId('balance')).toHaveText('$100.00');
+
+  await page.getByTestId('stake-500').click();
+  const placed = await betOnOpenCell(page, (c) => c.click({ force: true }));
+  await expect(placed.cell).toHaveAttribute('data-state', 'confirmed');
+  await expect(page.getByTestId('loss-room')).toHaveText('$0.00');
 });

@@ -151,10 +151,18 @@ describe('event sequence', () => {
 
 describe('limits', () => {
   it('computes the room left under the daily loss limit', () => {
+    const limits = (daily_loss_limit: number | null, loss_today: number) => ({
+      daily_loss_limit,
+      loss_today,
+      paused_until_ms: null,
+      pending: null,
+    });
     expect(lossRoom(null)).toBeNull();
-    expect(lossRoom({ daily_loss_limit: null, loss_today: 500, paused_until_ms: null })).toBeNull();
-    expect(lossRoom({ daily_loss_limit: 5000, loss_today: 1500, paused_until_ms: null })).toBe(3500);
-    expect(lossRoom({ daily_loss_limit: 1000, loss_today: 1500, paused_until_ms: null })).toBe(0);
+    expect(lossRoom(limits(null, 500))).toBeNull();
+    expect(lossRoom(limits(5000, 1500))).toBe(3500);
+    expect(lossRoom(limits(1000, 1500))).toBe(0);
+    // The limit is on the day's net loss: winnings give room back.
+    expect(lossRoom(limits(1000, -2500))).toBe(3500);
   });
 });
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
@@ -15,7 +14,7 @@ from taptrade import bus
 from taptrade.auth.errors import AuthError, BadAuthRequest
 from taptrade.auth.siwe_login import verify_login
 from taptrade.bus import BusError, ReplyTimeout
-from taptrade.commands import Deposit
+from taptrade.commands import Deposit, SetLimits
 from taptrade.gateway.errors import ApiError, bad_request, not_found, unauthorized, unavailable
 from taptrade.gateway.history import Account, ArchivedRange
 from taptrade.gateway.openapi import doc_responses
@@ -25,14 +24,18 @@ from taptrade.gateway.schemas import (
     FaucetAnswer,
     LedgerPage,
     Limits,
+    LimitsRequest,
     LoginAnswer,
     LoginRequest,
     MeAnswer,
     NonceAnswer,
     api_bet,
+    api_limits,
 )
 from taptrade.gateway.sessions import Session
 from taptrade.gateway.state import GatewayState, bearer_token
+from taptrade.ledger.store import limits_record
+from taptrade.limits import LimitState
 
 router = APIRouter(prefix="/api")
 _encoder = msgspec.json.Encoder()
@@ -109,16 +112,37 @@ async def logout(state: State, session: CurrentSession, authorization: Annotated
 @router.get("/me", response_model=MeAnswer, responses={401: {}})
 async def me(state: State, session: CurrentSession) -> Response:
     account = _account(state, session.address)
-    start_of_day_ms = _start_of_utc_day_ms(state.clock.now_ms())
-    loss_today = 0 if account is None else state.history.loss_since(account.user_id, start_of_day_ms)
-    limits = Limits(daily_loss_limit=None, loss_today=loss_today, paused_until_ms=None)
+    limit_state = LimitState() if account is None else account.limits
     answer = MeAnswer(
         address=session.address,
         balance=0 if account is None else account.balance,
         session_expires_ms=session.expires_ms,
-        limits=limits,
+        limits=api_limits(limits_record(limit_state, state.clock.now_ms())),
     )
     return json_response(answer.model_dump())
+
+
+@router.put("/me/limits", response_model=Limits, responses={400: {}, 401: {}, 503: {}, 504: {}})
+async def set_limits(body: LimitsRequest, state: State, session: CurrentSession) -> Response:
+    """Responsible play (taptrade.limits): lowering the loss limit or pausing takes effect at once; a
+    raise or removal 24 hours later. Fields left out are left as they are."""
+    command = SetLimits(
+        address=session.address,
+        set_limit="daily_loss_limit" in body.model_fields_set,
+        daily_loss_limit=body.daily_loss_limit,
+        pause_minutes=body.pause_minutes,
+    )
+    try:
+        reply = await state.intake.submit(command)
+    except ReplyTimeout:
+        raise ApiError(504, "timeout", "the ledger did not answer in time; ask GET /api/me") from None
+    except BusError:
+        raise unavailable("the ledger is unreachable") from None
+    if reply.code == "bad_command":
+        raise bad_request(reply.message)
+    if not reply.ok or reply.limits is None:
+        raise unavailable(f"the ledger could not set your limits ({reply.code})")
+    return json_response(api_limits(reply.limits).model_dump())
 
 
 @router.get("/bets/{bet_id}", response_model=None, responses=doc_responses("BetOnly", 401, 404))
@@ -240,8 +264,3 @@ def _cell_cursor(cursor: str | None) -> tuple[int, int] | None:
     if not (sep and column.isdigit() and row.isdigit()):
         raise bad_request("cursor must be the next_cursor of the previous page")
     return int(column), int(row)
-
-
-def _start_of_utc_day_ms(now_ms: int) -> int:
-    day = datetime.fromtimestamp(now_ms / 1000, tz=UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return int(day.timestamp()) * 1000

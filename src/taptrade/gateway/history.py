@@ -16,7 +16,8 @@ from typing import Any
 
 from taptrade.commands import BetRecord, EntryRecord
 from taptrade.ledger import db
-from taptrade.ledger.store import bet_row_to_record
+from taptrade.ledger.store import LIMIT_COLUMNS, bet_row_to_record, limit_state
+from taptrade.limits import LimitState
 from taptrade.weeks import week_file_path
 
 _BET_SELECT = (
@@ -30,6 +31,7 @@ _BET_SELECT = (
 class Account:
     user_id: int
     balance: int
+    limits: LimitState
 
 
 class ArchivedRange(Exception):
@@ -86,9 +88,9 @@ class History:
 
     def account(self, address: str) -> Account | None:
         row = self.conn.execute(
-            "SELECT id, balance_cents FROM users WHERE address = ?", (address,)
+            f"SELECT id, balance_cents, {LIMIT_COLUMNS} FROM users WHERE address = ?", (address,)
         ).fetchone()
-        return None if row is None else Account(row[0], row[1])
+        return None if row is None else Account(row[0], row[1], limit_state(row[2:]))
 
     def balance(self, address: str) -> int:
         account = self.account(address)
@@ -188,15 +190,6 @@ class History:
         if conn is None:
             conn = self._week_conns[week] = db.open_reader(path)
         return conn
-
-    def loss_since(self, user_id: int, since_ms: int) -> int:
-        """Net loss from betting since `since_ms` (stakes minus payouts and refunds), never negative."""
-        row = self.conn.execute(
-            "SELECT COALESCE(SUM(amount_cents), 0) FROM ledger"
-            " WHERE user_id = ? AND kind IN ('BET', 'PAYOUT', 'REFUND') AND created_ms >= ?",
-            (user_id, since_ms),
-        ).fetchone()
-        return max(0, -int(row[0]))
 
     def column(self, column: int) -> tuple[object, ...] | None:
         row = self.conn.execute(

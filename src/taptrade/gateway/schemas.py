@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Literal
 
 import msgspec
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from taptrade.commands import BetRecord
+from taptrade.commands import BetRecord, LimitsRecord
 from taptrade.grid import GridSpec, format_cell
-from taptrade.money import format_multiplier
+from taptrade.limits import MAX_PAUSE_MINUTES
+from taptrade.money import MAX_AMOUNT_CENTS, format_multiplier
 
 
 class BetRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -116,10 +117,41 @@ class NonceAnswer(_Model):
     expires_ms: int
 
 
+class PendingLimit(_Model):
+    """A raise (or removal, null) of the daily loss limit asked for, taking effect at `effective_ms`."""
+
+    daily_loss_limit: int | None
+    effective_ms: int
+
+
 class Limits(_Model):
+    """`loss_today`: the UTC day's stakes minus payouts and refunds (negative when the day is up)."""
+
     daily_loss_limit: int | None
     loss_today: int
     paused_until_ms: int | None
+    pending: PendingLimit | None
+
+
+class LimitsRequest(_Model):
+    """A field left out is left as it is; `daily_loss_limit: null` removes the limit (after 24 h)."""
+
+    daily_loss_limit: int | None = Field(default=None, ge=0, le=MAX_AMOUNT_CENTS, strict=True)
+    pause_minutes: int | None = Field(default=None, ge=1, le=MAX_PAUSE_MINUTES, strict=True)
+
+
+def api_limits(record: LimitsRecord) -> Limits:
+    pending = (
+        None
+        if record.next_from_ms is None
+        else PendingLimit(daily_loss_limit=record.next_limit, effective_ms=record.next_from_ms)
+    )
+    return Limits(
+        daily_loss_limit=record.daily_loss_limit,
+        loss_today=record.loss_today,
+        paused_until_ms=record.paused_until_ms,
+        pending=pending,
+    )
 
 
 class MeAnswer(_Model):

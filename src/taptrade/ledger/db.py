@@ -8,6 +8,8 @@ refused rather than used.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sqlite3
 import urllib.parse
 from pathlib import Path
@@ -38,7 +40,9 @@ def migrate(path: Path) -> list[str]:
     backend = get_backend("sqlite:///" + urllib.parse.quote(str(path.resolve())))
     try:
         migrations = read_migrations(str(MIGRATIONS_DIR))
-        with backend.lock():
+        # yoyo prints the rows of any statement that returns some, and SQLite's ADD COLUMN with a CHECK
+        # runs one internally; stdout belongs to the process (the launcher's first line is its URL).
+        with backend.lock(), contextlib.redirect_stdout(io.StringIO()):
             pending = backend.to_apply(migrations)
             backend.apply_migrations(pending)
         return [m.id for m in pending]

@@ -6,6 +6,8 @@
    plus `amount` equals this row's `balance_after`.
 4. Every bet has exactly one BET row of minus its stake, by its owner; a won bet exactly one PAYOUT of its
    payout; a void bet exactly one REFUND of its stake; no other bet has either.
+5. live.db only: each user's running loss for their last betting day (taptrade.limits) is that day's
+   stakes minus payouts and refunds, for days whose rows no week file has taken.
 
 It only reads (through a read-only connection), so it can run beside a live ledger. A week file
 (DESIGN §7) keeps live.db's table shapes, so the same rules run on it; `check_week_file` adds that the
@@ -20,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from taptrade.ledger import db
+from taptrade.limits import DAY_MS
 
 MAX_LISTED_PER_RULE = 100
 
@@ -86,6 +89,20 @@ WHERE l.bet_ref IS NOT NULL AND b.id IS NULL
 """
 
 
+_DAY_LOSS = f"""
+WITH kept_from AS (SELECT COALESCE(MAX(end_ms), 0) AS ms FROM weeks),
+day_rows AS (
+    SELECT l.user_id, -SUM(l.amount_cents) AS loss FROM ledger l JOIN users u ON u.id = l.user_id
+    WHERE l.kind IN ('BET', 'PAYOUT', 'REFUND')
+      AND l.created_ms >= u.loss_day * {DAY_MS} AND l.created_ms < (u.loss_day + 1) * {DAY_MS}
+    GROUP BY l.user_id
+)
+SELECT u.id, u.address, u.loss_day, u.loss_today_cents, COALESCE(d.loss, 0)
+FROM users u LEFT JOIN day_rows d ON d.user_id = u.id
+WHERE u.loss_day * {DAY_MS} >= (SELECT ms FROM kept_from) AND u.loss_today_cents <> COALESCE(d.loss, 0)
+"""
+
+
 @dataclass(frozen=True)
 class Violation:
     rule: str
@@ -118,7 +135,8 @@ class IntegrityReport:
             self.violations.append(violation)
 
 
-def check_integrity(conn: sqlite3.Connection) -> IntegrityReport:
+def check_integrity(conn: sqlite3.Connection, live: bool = True) -> IntegrityReport:
+    """`live`: the connection is live.db (not a week file), so rule 5 applies."""
     report = IntegrityReport()
     conn.execute("BEGIN")  # one snapshot for every rule
     try:
@@ -144,6 +162,10 @@ def check_integrity(conn: sqlite3.Connection) -> IntegrityReport:
         for n, (entry_id, kind, bet_ref) in enumerate(conn.execute(_ORPHAN_ROWS)):
             detail = f"ledger row {entry_id} ({kind}) names missing bet {bet_ref}"
             report._add(Violation("orphan_row", detail), n)
+        if live:
+            for n, (_uid, address, day, kept, rows) in enumerate(conn.execute(_DAY_LOSS)):
+                detail = f"loss of day {day}: kept {kept} != its ledger rows {rows}"
+                report._add(Violation("day_loss_mismatch", detail, address), n)
     finally:
         conn.execute("ROLLBACK")
     return report
@@ -152,7 +174,7 @@ def check_integrity(conn: sqlite3.Connection) -> IntegrityReport:
 def check_week_file(live: sqlite3.Connection, week_conn: sqlite3.Connection, week: str) -> IntegrityReport:
     """The rules on a week file, plus its agreement with live.db: each user's closing balance and last row
     are live.db's checkpoint for the week, each opening is the checkpoint before, and the counts match."""
-    report = check_integrity(week_conn)
+    report = check_integrity(week_conn, live=False)
     closing = {
         user_id: (balance, last_id, rows)
         for user_id, balance, last_id, rows in live.execute(

@@ -276,5 +276,6 @@ def _reply(request_id: str, outcome: Outcome) -> Reply:
         balance=outcome.balance,
         bet=outcome.bet,
         entry=outcome.entry,
+        limits=outcome.limits,
         duplicate=outcome.duplicate,
     )

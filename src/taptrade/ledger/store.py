@@ -28,13 +28,16 @@ from taptrade.commands import (
     Command,
     Deposit,
     EntryRecord,
+    LimitsRecord,
     MoneyCommand,
     PlaceBet,
+    SetLimits,
     UserEvent,
     Withdraw,
 )
 from taptrade.grid import GridSpec
 from taptrade.ledger.resolution import ColumnOutcome
+from taptrade.limits import LimitsError, LimitState, utc_day
 from taptrade.money import MAX_AMOUNT_CENTS
 from taptrade.obs.logging import get_logger
 
@@ -92,6 +95,7 @@ class Outcome:
     balance: int | None = None
     bet: BetRecord | None = None
     entry: EntryRecord | None = None
+    limits: LimitsRecord | None = None
     duplicate: bool = False
     events: list[UserEvent] = field(default_factory=list)
 
@@ -215,7 +219,7 @@ class LedgerStore:
             user_id = row[-1]
             credit = {"won": bet.payout or 0, "void": bet.amount}.get(bet.status, 0)
             if credit > 0:
-                changed = self._change_balance(user_id, credit, events=2)
+                changed = self._change_balance(user_id, credit, events=2, betting=True)
                 assert changed is not None  # a credit cannot overdraw
                 balance, seq = changed
                 kind = "PAYOUT" if bet.status == "won" else "REFUND"
@@ -286,7 +290,12 @@ class LedgerStore:
         sql.execute("SAVEPOINT cmd")
         moved_before, rows_before = self._moved_cents, self._rows_written
         try:
-            outcome = self._place_bet(command) if isinstance(command, PlaceBet) else self._move_money(command)
+            if isinstance(command, PlaceBet):
+                outcome = self._place_bet(command)
+            elif isinstance(command, SetLimits):
+                outcome = self._set_limits(command)
+            else:
+                outcome = self._move_money(command)
         except Rejection as rejection:
             self._undo_command(moved_before, rows_before)
             return Outcome(rejection.code, rejection.message)
@@ -329,14 +338,38 @@ class LedgerStore:
         row = self._conn.execute("SELECT balance_cents FROM users WHERE id = ?", (user_id,)).fetchone()
         return int(row[0])
 
-    def _change_balance(self, user_id: int, delta: int, events: int) -> tuple[int, int] | None:
-        """Add `delta` if the balance stays >= 0; returns (new balance, new event seq), else None."""
+    def _change_balance(
+        self, user_id: int, delta: int, events: int, betting: bool = False
+    ) -> tuple[int, int] | None:
+        """Add `delta` if the balance stays >= 0; returns (new balance, new event seq), else None.
+        Betting money (payouts, refunds) also lowers the day's net loss."""
         row = self._sql.execute(
-            "UPDATE users SET balance_cents = balance_cents + ?1, event_seq = event_seq + ?2 "
-            "WHERE id = ?3 AND balance_cents + ?1 >= 0 RETURNING balance_cents, event_seq",
-            (delta, events, user_id),
+            "UPDATE users SET balance_cents = balance_cents + ?1, event_seq = event_seq + ?2,"
+            " loss_today_cents = (CASE WHEN loss_day = ?4 THEN loss_today_cents ELSE 0 END) - ?5,"
+            " loss_day = ?4"
+            " WHERE id = ?3 AND balance_cents + ?1 >= 0 RETURNING balance_cents, event_seq",
+            (delta, events, user_id, utc_day(self._now_ms), delta if betting else 0),
         ).fetchone()
         return None if row is None else (row[0], row[1])
+
+    def _debit_stake(self, user_id: int, amount: int) -> tuple[int, int]:
+        """Take a stake in one conditional UPDATE that also enforces the user's pause and daily loss
+        limit (taptrade.limits) and adds it to the day's loss; returns (new balance, new event seq)."""
+        row = self._sql.execute(
+            _DEBIT_STAKE, (amount, utc_day(self._now_ms), user_id, self._now_ms)
+        ).fetchone()
+        if row is not None:
+            return row[0], row[1]
+        refusal = self._limit_state(user_id).refusal(self._now_ms, amount)
+        if refusal == "cooling_down":
+            raise Rejection(Code.COOLING_DOWN, "you paused betting; the pause has not ended")
+        if refusal == "loss_limit":
+            raise Rejection(Code.LOSS_LIMIT, "this stake would take today's losses above your daily limit")
+        raise Rejection(Code.INSUFFICIENT_FUNDS, "balance below stake")
+
+    def _limit_state(self, user_id: int) -> LimitState:
+        row = self._conn.execute(f"SELECT {LIMIT_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
+        return limit_state(row)
 
     def _write_entry(
         self,
@@ -381,10 +414,7 @@ class LedgerStore:
                 raise
             return self._repeated_bet(cmd, bet_key, user_id)
         bet_rowid = cursor.lastrowid
-        changed = self._change_balance(user_id, -cmd.amount, events=2)
-        if changed is None:
-            raise Rejection(Code.INSUFFICIENT_FUNDS, "balance below stake")
-        balance, seq = changed
+        balance, seq = self._debit_stake(user_id, cmd.amount)
         self._write_entry(user_id, "BET", -cmd.amount, balance, bet_ref=bet_rowid)
         bet = BetRecord(
             bet_id=cmd.bet_id,
@@ -448,6 +478,29 @@ class LedgerStore:
             raise Rejection(Code.BET_ID_CONFLICT, "this bet_id names another bet")
         return Outcome(Code.OK, balance=self._balance(user_id), bet=stored, duplicate=True)
 
+    # --- responsible play -----------------------------------------------------------------------
+
+    def _set_limits(self, cmd: SetLimits) -> Outcome:
+        _check_address(cmd.address)
+        user_id = self._user_id(cmd.address, create=True)
+        assert user_id is not None
+        try:
+            state = self._limit_state(user_id).with_change(
+                self._now_ms, set_limit=cmd.set_limit, limit=cmd.daily_loss_limit,
+                pause_minutes=cmd.pause_minutes,
+            )  # fmt: skip
+        except LimitsError as exc:
+            raise Rejection(Code.BAD_COMMAND, str(exc)) from None
+        self._conn.execute(
+            "UPDATE users SET loss_limit_cents = ?, loss_limit_next_cents = ?, loss_limit_next_ms = ?,"
+            " paused_until_ms = ? WHERE id = ?",
+            (state.limit, state.next_limit, state.next_from_ms, state.paused_until_ms, user_id),
+        )
+        log.info("limits_set", address=cmd.address, daily_loss_limit=state.limit,
+                 next_limit=state.next_limit, next_from_ms=state.next_from_ms,
+                 paused_until_ms=state.paused_until_ms)  # fmt: skip
+        return Outcome(Code.OK, limits=limits_record(state, self._now_ms))
+
     # --- deposits, withdrawals, adjustments ----------------------------------------------------
 
     def _move_money(self, cmd: MoneyCommand) -> Outcome:
@@ -502,6 +555,45 @@ class LedgerStore:
         if (entry.kind, entry.amount, row[-1]) != (kind, delta, user_id):
             raise Rejection(Code.COMMAND_ID_CONFLICT, "this command_id names another command")
         return Outcome(Code.OK, balance=self._balance(user_id), entry=entry, duplicate=True)
+
+
+LIMIT_COLUMNS = (
+    "loss_limit_cents, loss_limit_next_cents, loss_limit_next_ms, paused_until_ms, loss_day, loss_today_cents"
+)
+
+# The stake's debit with the pause and the daily loss limit (a pending raise counts once due) checked in
+# the same statement: ?1 stake, ?2 UTC day, ?3 user id, ?4 now.
+_LOSS_TODAY = "(CASE WHEN loss_day = ?2 THEN loss_today_cents ELSE 0 END)"
+_LIMIT_NOW = "(CASE WHEN loss_limit_next_ms <= ?4 THEN loss_limit_next_cents ELSE loss_limit_cents END)"
+_DEBIT_STAKE = (
+    "UPDATE users SET balance_cents = balance_cents - ?1, event_seq = event_seq + 2,"
+    f" loss_today_cents = {_LOSS_TODAY} + ?1, loss_day = ?2"
+    " WHERE id = ?3 AND balance_cents >= ?1 AND (paused_until_ms IS NULL OR paused_until_ms <= ?4)"
+    f" AND ({_LIMIT_NOW} IS NULL OR {_LOSS_TODAY} + ?1 <= {_LIMIT_NOW})"
+    " RETURNING balance_cents, event_seq"
+)
+
+
+def limit_state(row: Sequence[object]) -> LimitState:
+    """A user's LimitState from the LIMIT_COLUMNS of their row."""
+    limit, next_limit, next_from, paused, day, loss = row
+    return msgspec.convert(
+        {"limit": limit, "next_limit": next_limit, "next_from_ms": next_from, "paused_until_ms": paused,
+         "loss_day": day, "loss": loss},
+        LimitState,
+    )  # fmt: skip
+
+
+def limits_record(state: LimitState, now_ms: int) -> LimitsRecord:
+    """The limits as they hold at `now_ms`, as the ledger and the API report them."""
+    settled = state.settled(now_ms)
+    return LimitsRecord(
+        daily_loss_limit=settled.limit,
+        loss_today=settled.loss_on(utc_day(now_ms)),
+        paused_until_ms=settled.paused_until_ms if settled.paused_at(now_ms) else None,
+        next_limit=settled.next_limit,
+        next_from_ms=settled.next_from_ms,
+    )
 
 
 def _check_address(address: str) -> None:

@@ -21,6 +21,7 @@ const REJECTED_SHOWN_MS = 2500;
 const TOAST_MS = 3500;
 const PAST_COLUMNS_LOADED = 12;
 const KEEP_COLUMNS = 60;
+const LIMITS_REFRESH_MS = 1500;
 
 export class Controller {
   readonly store: Store = createStore();
@@ -31,6 +32,7 @@ export class Controller {
   private sessionKey: CryptoKey | null = null;
   private resyncing = false;
   private resyncAgain = false;
+  private limitsTimer: ReturnType<typeof setTimeout> | null = null;
   private pruneTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(wsUrl = defaultWsUrl()) {
@@ -291,6 +293,7 @@ export class Controller {
       case 'bet': {
         const before = this.state.bets[message.bet.cell];
         store.dispatch({ type: 'wsBet', seq: message.seq, bet: message.bet });
+        this.refreshLimitsSoon();
         if (message.bet.status === 'won' && before?.state !== 'won') {
           this.feedback.win();
           this.toast(`Won ${formatCents(message.bet.payout ?? 0)}`, 'win');
@@ -304,6 +307,18 @@ export class Controller {
         break;
     }
     if (this.state.resyncNeeded) void this.resync();
+  }
+
+  /** Today's loss moves with every stake, payout and refund: fetch the limits again shortly after (once per burst). */
+  private refreshLimitsSoon(): void {
+    if (this.limitsTimer !== null || this.state.session === null) return;
+    this.limitsTimer = setTimeout(() => {
+      this.limitsTimer = null;
+      this.api.me().then(
+        (me) => this.store.dispatch({ type: 'limits', limits: me.limits }),
+        () => undefined, // the next event or resync tries again
+      );
+    }, LIMITS_REFRESH_MS);
   }
 
   private async loadPastColumns(): Promise<void> {

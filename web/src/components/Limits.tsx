@@ -48,10 +48,19 @@ export function Limits() {
       <dl className="limits">
         <dt>Daily loss limit</dt>
         <dd>{limits?.daily_loss_limit == null ? 'None' : formatCents(limits.daily_loss_limit)}</dd>
-        <dt>Lost today (UTC)</dt>
-        <dd>{limits === null ? '…' : formatCents(limits.loss_today)}</dd>
+        <dt>{limits !== null && limits.loss_today < 0 ? 'Won today (UTC, net)' : 'Lost today (UTC, net)'}</dt>
+        <dd data-testid="loss-today">{limits === null ? '…' : formatCents(Math.abs(limits.loss_today))}</dd>
         <dt>Room left today</dt>
-        <dd>{room === null ? 'No limit set' : formatCents(room)}</dd>
+        <dd data-testid="loss-room">{room === null ? 'No limit set' : formatCents(room)}</dd>
+        {limits?.pending != null && (
+          <>
+            <dt>Change waiting</dt>
+            <dd>
+              {limits.pending.daily_loss_limit === null ? 'No limit' : formatCents(limits.pending.daily_loss_limit)} from{' '}
+              {formatDateTimeUtc(limits.pending.effective_ms)} UTC
+            </dd>
+          </>
+        )}
         <dt>Pause</dt>
         <dd>{paused && limits?.paused_until_ms != null ? `Paused until ${formatDateTimeUtc(limits.paused_until_ms)} UTC` : 'Not paused'}</dd>
       </dl>

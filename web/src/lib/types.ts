@@ -33,10 +33,13 @@ export interface Bet {
   resolved_ms: number | null;
 }
 
+/** `loss_today`: the UTC day's stakes minus payouts and refunds, negative on a winning day. */
 export interface Limits {
   daily_loss_limit: number | null;
   loss_today: number;
   paused_until_ms: number | null;
+  /** A raise (or removal: null) asked for, in force from `effective_ms`. */
+  pending: { daily_loss_limit: number | null; effective_ms: number } | null;
 }
 
 export interface MeAnswer {
