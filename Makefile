@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TAPTRADE_DATA_DIR ?= ./data
 TAPTRADE_PORT ?= 8000
 
-.PHONY: run test lint typecheck system-deps web web-test e2e bench-ledger bench-gateway clean
+.PHONY: run test lint typecheck security system-deps web web-test e2e bench-ledger bench-gateway clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -38,8 +38,11 @@ run: $(STAMP) web
 system-deps:
 	@scripts/install-system-deps.sh
 
-test: $(STAMP) system-deps lint typecheck web-test
-	$(BIN)/pytest
+# Coverage is measured in child processes too (pyproject.toml); the gate judges the money-critical code.
+test: $(STAMP) system-deps lint typecheck security web-test
+	rm -f .coverage .coverage.*
+	$(BIN)/pytest --cov --cov-report=
+	$(BIN)/python scripts/coverage_gate.py
 	$(MAKE) e2e
 
 # Vitest unit tests and strict type checks of the web app.
@@ -58,6 +61,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Medium and high findings fail; pyproject.toml says which checks are skipped and why.
+security: $(STAMP)
+	$(BIN)/bandit -c pyproject.toml -q -r src -ll
+
 bench-ledger: $(STAMP)
 	$(BIN)/python bench/ledger_bench.py
 
@@ -68,4 +75,4 @@ bench-gateway: $(STAMP)
 	bench/gateway.sh $(BENCH_PORT) $(BENCH_RATES)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .coverage .coverage.*

@@ -12,8 +12,13 @@ import redis
 
 from taptrade.bus import IntakeClient, connect_async
 from taptrade.config import Settings
+from taptrade.obs.logging import configure_logging
 from tests.gateway_support import GatewayThread, publish_market
 from tests.support import LedgerThread, RedisServer, make_settings
+
+# Processes run in threads here log as they do in production (JSON lines on stderr), from the first line
+# on: structlog keeps a logger's configuration from its first use.
+configure_logging("info")
 
 
 @pytest.fixture(scope="session")

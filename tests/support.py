@@ -25,6 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 GRID_COLUMN_MS = 5000
 
 
+S3_BUCKET = "taptrade-archive"  # created by the s3_env fixture on the test S3 server
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

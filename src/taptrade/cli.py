@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ from taptrade.obs.logging import configure_logging
 
 if TYPE_CHECKING:
     from taptrade.archive.archiver import Archiver
+    from taptrade.archive.backup import Backups
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -143,6 +145,7 @@ def integrity(**flags: Any) -> None:
     """Check the money invariants of live.db and the local week files; exit 1 on any violation."""
     from taptrade.ledger import db
     from taptrade.ledger.integrity import check_everything
+    from taptrade.obs.metrics import write_job_metrics
 
     settings = settings_from("integrity", **flags)
     try:
@@ -150,6 +153,16 @@ def integrity(**flags: Any) -> None:
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
     report = check_everything(conn, settings.weeks_dir)
+    write_job_metrics(
+        settings.metrics_dir / "integrity.prom",
+        {
+            "integrity_drift_users": ("Users whose money does not add up (last integrity run).",
+                                      report.drifted_users),
+            "integrity_violations": ("Invariant violations found by the last integrity run.",
+                                     report.violation_count),
+            "integrity_last_run_timestamp": ("Unix time of the last integrity run.", time.time()),
+        },
+    )  # fmt: skip
     click.echo(json.dumps(report.as_dict(), indent=2))
     if not report.ok:
         click.echo(f"integrity: {report.violation_count} violation(s)", err=True)
@@ -316,7 +329,7 @@ def _archiver(flags: dict[str, Any]) -> Archiver:
         store=store,
         clock=SystemClock(),
         keep_local=settings.archive_keep_local_weeks,
-        metrics_file=settings.data_dir / "metrics" / "archiver.prom",
+        metrics_file=settings.metrics_dir / "archiver.prom",
     )
 
 
@@ -348,7 +361,7 @@ def archive_list(**flags: Any) -> None:
 @click.argument("week")
 def archive_restore(week: str, **flags: Any) -> None:
     """Bring WEEK (YYYY-Www) back from the object store, verified, so history can read it again."""
-    from taptrade.archive.archiver import ArchiveError
+    from taptrade.archive.packing import ArchiveError
     from taptrade.weeks import is_week_name
 
     if not is_week_name(week):
@@ -358,3 +371,80 @@ def archive_restore(week: str, **flags: Any) -> None:
     except ArchiveError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"restored {week} to {path}")
+
+
+@main.group("backup")
+def backup_group() -> None:
+    """Hourly online backups of live.db to the object store (docs/storage.md)."""
+
+
+def _backups(flags: dict[str, Any]) -> Backups:
+    from taptrade.archive.backup import Backups
+    from taptrade.archive.objectstore import open_store
+    from taptrade.clock import SystemClock
+
+    settings = settings_from("backup", **flags)
+    try:
+        store = open_store(
+            settings.backup_store_url,
+            s3_endpoint_url=settings.archive_s3_endpoint_url,
+            storage_class="STANDARD",
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return Backups(
+        live_db=settings.live_db_path,
+        store=store,
+        clock=SystemClock(),
+        scratch_dir=settings.data_dir / "tmp",
+        keep_hours=settings.backup_keep_hours,
+        keep_days=settings.backup_keep_days,
+        metrics_file=settings.metrics_dir / "backup.prom",
+    )
+
+
+@backup_group.command("run")
+@common_options
+def backup_run(**flags: Any) -> None:
+    """Copy live.db (one consistent snapshot, the ledger keeps writing), check, upload, verify, prune."""
+    from taptrade.archive.packing import ArchiveError
+
+    try:
+        manifest, deleted = _backups(flags).run()
+    except (ArchiveError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps({"backup": msgspec.to_builtins(manifest), "pruned": deleted}, indent=2))
+
+
+@backup_group.command("list")
+@common_options
+def backup_list(**flags: Any) -> None:
+    """Every backup in the store, oldest first, one JSON line each."""
+    for manifest in _backups(flags).listing():
+        click.echo(msgspec.json.encode(manifest).decode())
+
+
+@backup_group.command("restore")
+@common_options
+@click.argument("name")
+@click.option(
+    "--to",
+    "dest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the database (e.g. a scratch path to inspect it, or DATA_DIR/live.db).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing file (stop the ledger first).")
+def backup_restore(name: str, dest: Path, force: bool, **flags: Any) -> None:
+    """Download backup NAME (or `latest`), verify it, write it to --to, and check its money invariants."""
+    from taptrade.archive.packing import ArchiveError
+
+    try:
+        manifest, report = _backups(flags).restore(name, dest, force=force)
+    except ArchiveError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        json.dumps({"restored": manifest.name, "to": str(dest), "integrity": report.as_dict()}, indent=2)
+    )
+    if not report.ok:
+        sys.exit(1)

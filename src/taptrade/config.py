@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     archive_url: str = ""
     archive_s3_endpoint_url: str | None = None
     archive_keep_local_weeks: int = Field(default=4, ge=0, le=520)
+    # Hourly online backups of live.db (taptrade backup): file://DIR or s3://bucket/prefix; empty: the
+    # archive's store, under `backups/`. Kept: all of the last `backup_keep_hours`, then one a day.
+    backup_url: str = ""
+    backup_keep_hours: int = Field(default=48, ge=1, le=24 * 365)
+    backup_keep_days: int = Field(default=35, ge=0, le=3650)
 
     # The built web app the gateway serves at `/` (none: API only).
     web_dir: Path | None = Path("web/dist")
@@ -129,9 +134,19 @@ class Settings(BaseSettings):
         return self.archive_url or f"file://{(self.data_dir / 'archive').resolve()}"
 
     @property
+    def backup_store_url(self) -> str:
+        return self.backup_url or self.archive_store_url.rstrip("/") + "/backups"
+
+    @property
     def weeks_dir(self) -> Path:
         """Week files rotated out of live.db (DESIGN §7)."""
         return self.data_dir / "weeks"
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Prometheus text files of the one-shot jobs (archiver, backup, integrity), for the node
+        exporter's textfile collector."""
+        return self.data_dir / "metrics"
 
     def resolved_redis_url(self) -> str:
         """The Redis to talk to: the configured URL, else the one `taptrade run` recorded in the data dir."""

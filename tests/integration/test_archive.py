@@ -8,9 +8,7 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -19,20 +17,21 @@ import pytest
 import zstandard
 from prometheus_client.parser import text_string_to_metric_families
 
-from taptrade.archive.archiver import ArchiveError, Archiver
+from taptrade.archive.archiver import Archiver
 from taptrade.archive.objectstore import DirectoryStore, ObjectStore, open_store
+from taptrade.archive.packing import ArchiveError
 from taptrade.config import Settings
 from taptrade.gateway.history import ArchivedRange, History
 from taptrade.ledger import db
 from taptrade.ledger.integrity import check_everything
 from taptrade.weeks import WEEK_MS, next_week, week_start_ms
 from tests.gateway_support import GatewayThread, Trader, sign_in
-from tests.support import LedgerThread, free_port
+from tests.support import S3_BUCKET as BUCKET
+from tests.support import LedgerThread
 from tests.week_world import ALICE, GRID, MISS, WIN, World
 
 FIRST_WEEK = "2025-W40"
 WEEKS = 6
-BUCKET = "taptrade-archive"
 
 
 def build_weeks(data_dir: Path, owner: str = ALICE) -> World:
@@ -78,40 +77,6 @@ def archive_timestamp(data_dir: Path) -> float:
     (family,) = text_string_to_metric_families(text)
     assert family.name == "last_successful_archive_timestamp"
     return float(family.samples[0].value)
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(endpoint, timeout=1)
-            break
-        except httpx.TransportError:
-            assert process.poll() is None, "moto server exited"
-            assert time.monotonic() < deadline, "moto server did not start"
-            time.sleep(0.1)
-    yield endpoint
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
-
-
-@pytest.fixture
-def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
-        monkeypatch.setenv(name, value)
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-    if BUCKET not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
-        s3.create_bucket(Bucket=BUCKET)
-    return s3_endpoint
 
 
 def test_weeks_archive_to_s3_and_history_answers_archived_until_restored(tmp_path: Path, s3_env: str) -> None:

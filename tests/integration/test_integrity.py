@@ -109,12 +109,15 @@ def test_cli_exits_1_with_a_report_on_violation_and_0_when_clean(data_dir: Path)
     clean = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert clean.returncode == 0, clean.stderr
     assert '"ok": true' in clean.stdout
+    metrics = data_dir / "metrics" / "integrity.prom"
+    assert "integrity_drift_users 0.0" in metrics.read_text()
 
     tamper(data_dir, f"UPDATE users SET balance_cents = 1 WHERE address = '{ALICE}'")
     dirty = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert dirty.returncode == 1
     assert "balance_mismatch" in dirty.stdout
     assert "1 violation" in dirty.stderr
+    assert "integrity_drift_users 1.0" in metrics.read_text()  # the alert's input
 
 
 def test_cli_reports_a_missing_database_clearly(tmp_path: Path) -> None:

@@ -159,6 +159,11 @@ def test_taptrade_run_streams_simulated_prices_and_the_bot_bets(tmp_path: Path) 
             }
 
         wait_for(betting_open, 15, "betting open by the operator")
+        # The web app at `/` (built by `make web`, which `make test` runs first).
+        assert (REPO / "web" / "dist" / "index.html").is_file(), "build the web app first: make web"
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert page.status_code == 200
+        assert '<div id="root">' in page.text
         streamed = asyncio.run(first_messages(f"ws://127.0.0.1:{port}/ws", {"hello", "price", "quotes"}))
         assert streamed["hello"]["grid"]["feed"] == "simulated"
         assert streamed["price"]["price"] > 0

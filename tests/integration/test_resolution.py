@@ -3,13 +3,16 @@ integrity, `resolve --verify`, and no second payout when a column is resolved ag
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 import uuid
 
 import msgspec
+import pytest
 import redis
+from prometheus_client import REGISTRY
 
 from taptrade import bus
 from taptrade.clock import ManualClock
@@ -50,7 +53,14 @@ def rows(settings: Settings, sql: str) -> list[tuple[object, ...]]:
     return db.open_reader(settings.live_db_path).execute(sql).fetchall()
 
 
-def test_a_column_resolves_pays_winners_and_tells_everyone(settings: Settings) -> None:
+def resolved_count(outcome: str) -> float:
+    return REGISTRY.get_sample_value("bets_resolved_total", {"outcome": outcome}) or 0.0
+
+
+def test_a_column_resolves_pays_winners_and_tells_everyone(
+    settings: Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
+    won_before, lost_before = resolved_count("won"), resolved_count("lost")
     clock = ManualClock(T0)
     client = redis.Redis.from_url(settings.resolved_redis_url())
     events = client.pubsub()
@@ -82,6 +92,14 @@ def test_a_column_resolves_pays_winners_and_tells_everyone(settings: Settings) -
     )
     assert column == [("resolved", LOWER - 300, LOWER + 500, LOWER - 300, 5)]
     assert check_integrity(db.open_reader(settings.live_db_path)).ok
+    assert (resolved_count("won") - won_before, resolved_count("lost") - lost_before) == (1, 1)
+    # A dispute is settled from the log: each bet with its band, stake, multiplier and the column's range.
+    settled = [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"bet_settled"' in line]
+    mine = {line["address"]: line for line in settled}
+    assert mine[winner]["status"] == "won"
+    assert (mine[winner]["payout"], mine[winner]["multiplier_e4"]) == (8333, 33_333)
+    assert (mine[winner]["column_high"], mine[winner]["column_low"]) == (LOWER + 500, LOWER - 300)
+    assert (mine[loser]["cell"], mine[loser]["status"]) == (f"{COLUMN}:{ROW + 5}", "lost")
 
     seen: list[object] = []
     deadline = time.monotonic() + 5

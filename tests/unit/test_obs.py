@@ -8,8 +8,9 @@ import urllib.request
 
 import pytest
 
+from taptrade.ledger.metrics import LEDGER_BATCH_SIZE
 from taptrade.obs.logging import bound_ids, configure_logging, get_logger
-from taptrade.obs.metrics import LEDGER_BATCH_SIZE, serve_metrics
+from taptrade.obs.metrics import serve_metrics
 from tests.support import free_port
 
 

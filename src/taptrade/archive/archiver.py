@@ -14,30 +14,23 @@ back in `weeks/`, where history reads find it on their next request.
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import msgspec
-import zstandard
-from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
 from taptrade.archive.objectstore import ObjectStore, file_chunks, sha256_of
+from taptrade.archive.packing import ArchiveError, Packed, download_packed, upload_packed
 from taptrade.clock import Clock
 from taptrade.ledger import db
 from taptrade.obs.logging import get_logger
-from taptrade.weeks import local_weeks, week_file_path
+from taptrade.obs.metrics import write_job_metrics
+from taptrade.weeks import is_week_name, local_weeks, week_file_path
 
 log = get_logger(__name__)
 
 ZSTD_LEVEL = 9
 RESTORED_KEEP_MS = 7 * 86_400_000
-
-
-class ArchiveError(Exception):
-    """An archive operation could not be completed; nothing local was removed."""
 
 
 class Manifest(msgspec.Struct, frozen=True):
@@ -144,25 +137,10 @@ class Archiver:
         return [week for (week,) in rows]
 
     def upload(self, week: str, path: Path) -> Manifest:
-        raw_sha256 = sha256_of(file_chunks(path))
-        raw_size = path.stat().st_size
-        with tempfile.TemporaryDirectory(dir=self._weeks_dir) as scratch:
-            packed = Path(scratch) / object_name(week)
-            compressor = zstandard.ZstdCompressor(level=self._zstd_level, write_checksum=True)
-            with path.open("rb") as src, packed.open("wb") as dst:
-                compressor.copy_stream(src, dst, size=raw_size)
-            size = packed.stat().st_size
-            sha256 = sha256_of(file_chunks(packed))
-            self._store.put_file(object_name(week), packed)
-        stored_size = self._store.size(object_name(week))
-        stored_sha256 = sha256_of(self._store.chunks(object_name(week)))
-        if (stored_size, stored_sha256) != (size, sha256):
-            raise ArchiveError(
-                f"{week}: the store holds {stored_size} bytes with sha256 {stored_sha256},"
-                f" uploaded {size} bytes with sha256 {sha256}"
-            )
-        manifest = Manifest(week, object_name(week), size, sha256, raw_size, raw_sha256, self._zstd_level,
-                            self._clock.now_ms())  # fmt: skip
+        packed = upload_packed(self._store, object_name(week), path, level=self._zstd_level,
+                               scratch_dir=self._weeks_dir)  # fmt: skip
+        manifest = Manifest(week, object_name(week), packed.size_bytes, packed.sha256, packed.raw_size_bytes,
+                            packed.raw_sha256, self._zstd_level, self._clock.now_ms())  # fmt: skip
         self._store.put_bytes(manifest_name(week), msgspec.json.encode(manifest))
         log.info("week_archived", **msgspec.to_builtins(manifest), store=self._store.url)
         return manifest
@@ -190,21 +168,16 @@ class Archiver:
     def _record_success(self) -> None:
         if self._metrics_file is None:
             return
-        registry = CollectorRegistry()
-        gauge = Gauge(
-            "last_successful_archive_timestamp",
-            "Unix time of the last archive run that left every rotated week archived and verified.",
-            registry=registry,
-        )
-        gauge.set(self._clock.now_ms() / 1000)
-        self._metrics_file.parent.mkdir(parents=True, exist_ok=True)
-        write_to_textfile(str(self._metrics_file), registry)
+        documentation = "Unix time of the last archive run that left every rotated week archived, verified."
+        now_s = self._clock.now_ms() / 1000
+        write_job_metrics(self._metrics_file, {"last_successful_archive_timestamp": (documentation, now_s)})
 
     # --- list and restore ------------------------------------------------------------------------
 
     def listing(self) -> list[WeekListing]:
         rotated = set(self.rotated_weeks()) if self._live_db.is_file() else set()
-        in_store = {n.removesuffix(".json") for n in self._store.names() if n.endswith(".json")}
+        # Only week manifests: the backups may share the store (under their own prefix).
+        in_store = {w for n in self._store.names() if is_week_name(w := n.removesuffix(".json")) and n != w}
         local = set(local_weeks(self._weeks_dir))
         out = []
         for week in sorted(rotated | in_store | local):
@@ -218,21 +191,8 @@ class Archiver:
         if manifest is None:
             raise ArchiveError(f"{week} is not in the archive at {self._store.url}")
         path = week_file_path(self._weeks_dir, week)
-        self._weeks_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self._weeks_dir) as scratch:
-            packed = Path(scratch) / manifest.object
-            self._store.get_file(manifest.object, packed)
-            if sha256_of(file_chunks(packed)) != manifest.sha256:
-                raise ArchiveError(f"{week}: the downloaded object does not match the manifest's sha256")
-            unpacked = Path(scratch) / f"{week}.db"
-            with packed.open("rb") as src, unpacked.open("wb") as dst:
-                zstandard.ZstdDecompressor().copy_stream(src, dst)
-                dst.flush()
-                os.fsync(dst.fileno())
-            if sha256_of(file_chunks(unpacked)) != manifest.raw_sha256:
-                raise ArchiveError(f"{week}: the restored file does not match the manifest's raw sha256")
-            _check_opens(unpacked)
-            os.replace(unpacked, path)
+        expected = Packed(manifest.size_bytes, manifest.sha256, manifest.raw_size_bytes, manifest.raw_sha256)
+        download_packed(self._store, manifest.object, expected, path)
         self._restored_marker(week).write_text(json.dumps({"restored_ms": self._clock.now_ms()}))
         log.info("week_restored", week=week, path=str(path), store=self._store.url)
         return path
@@ -245,13 +205,3 @@ class Archiver:
         if not marker.is_file():
             return 0
         return int(json.loads(marker.read_text()).get("restored_ms", 0))
-
-
-def _check_opens(path: Path) -> None:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        (result,) = conn.execute("PRAGMA integrity_check").fetchone()
-    finally:
-        conn.close()
-    if result != "ok":
-        raise ArchiveError(f"{path.name}: SQLite integrity_check says {result}")

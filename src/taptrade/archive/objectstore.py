@@ -9,13 +9,14 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 CHUNK_BYTES = 1 << 20
-S3_STORAGE_CLASS: Final = "STANDARD_IA"
+StorageClass = Literal["STANDARD", "STANDARD_IA"]
+S3_STORAGE_CLASS: Final[StorageClass] = "STANDARD_IA"
 
 
 class ObjectStore(Protocol):
@@ -38,6 +39,10 @@ class ObjectStore(Protocol):
         ...
 
     def names(self) -> list[str]: ...
+
+    def delete(self, name: str) -> None:
+        """Remove the object if it exists."""
+        ...
 
 
 def sha256_of(chunks: Iterator[bytes]) -> str:
@@ -100,12 +105,18 @@ class DirectoryStore:
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_file() and not p.name.endswith(".part"))
 
+    def delete(self, name: str) -> None:
+        self._path(name).unlink(missing_ok=True)
+
 
 class S3Store:
     """Objects under `prefix` in an S3 bucket; uploads use STANDARD_IA (written once, read rarely)."""
 
-    def __init__(self, client: S3Client, bucket: str, prefix: str) -> None:
+    def __init__(
+        self, client: S3Client, bucket: str, prefix: str, storage_class: StorageClass = S3_STORAGE_CLASS
+    ) -> None:
         self._client = client
+        self._storage_class = storage_class
         self._bucket = bucket
         self._prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.url = f"s3://{bucket}/{self._prefix}"
@@ -115,12 +126,12 @@ class S3Store:
 
     def put_file(self, name: str, path: Path) -> None:
         self._client.upload_file(
-            str(path), self._bucket, self._key(name), ExtraArgs={"StorageClass": S3_STORAGE_CLASS}
+            str(path), self._bucket, self._key(name), ExtraArgs={"StorageClass": self._storage_class}
         )
 
     def put_bytes(self, name: str, data: bytes) -> None:
         self._client.put_object(
-            Bucket=self._bucket, Key=self._key(name), Body=data, StorageClass=S3_STORAGE_CLASS
+            Bucket=self._bucket, Key=self._key(name), Body=data, StorageClass=self._storage_class
         )
 
     def get_file(self, name: str, dest: Path) -> None:
@@ -151,9 +162,16 @@ class S3Store:
             names.extend(item["Key"][len(self._prefix) :] for item in page.get("Contents", []))
         return sorted(names)
 
+    def delete(self, name: str) -> None:
+        self._client.delete_object(Bucket=self._bucket, Key=self._key(name))
 
-def open_store(url: str, *, s3_endpoint_url: str | None = None) -> ObjectStore:
-    """`file://DIR` (absolute, or relative to the working directory) or `s3://bucket/prefix`."""
+
+def open_store(
+    url: str, *, s3_endpoint_url: str | None = None, storage_class: StorageClass = S3_STORAGE_CLASS
+) -> ObjectStore:
+    """`file://DIR` (absolute, or relative to the working directory) or `s3://bucket/prefix`.
+    `storage_class`: S3's, for what is uploaded (STANDARD_IA for weeks kept for ever; backups, kept for
+    days, use STANDARD: infrequent-access storage bills 30 days at least)."""
     if url.startswith("file://"):
         return DirectoryStore(Path(url.removeprefix("file://")))
     if url.startswith("s3://"):
@@ -164,5 +182,5 @@ def open_store(url: str, *, s3_endpoint_url: str | None = None) -> ObjectStore:
 
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         client = boto3.client("s3", endpoint_url=s3_endpoint_url, region_name=region)
-        return S3Store(client, bucket, prefix)
+        return S3Store(client, bucket, prefix, storage_class)
     raise ValueError(f"archive URL must be file://DIR or s3://bucket/prefix, not {url!r}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 
 from coincurve import PublicKey
-from Crypto.Hash import keccak
+
+# The `Crypto` package here is pycryptodome (maintained), not the abandoned PyCrypto the scanner means.
+from Crypto.Hash import keccak  # nosec B413
 
 from taptrade.auth.errors import AuthError
 

@@ -22,10 +22,10 @@ from taptrade.config import Settings, grid_spec
 from taptrade.feed.bars import BarBuilder
 from taptrade.feed.breaker import Breaker, BreakerState, Mode
 from taptrade.feed.events import SourceEvent, Tick
+from taptrade.feed.metrics import CIRCUIT_BREAKER_STATE, PRICE_FEED_STALENESS_SECONDS
 from taptrade.feed.quote_log import QuoteLog
 from taptrade.market import Bar, FeedStatus, PriceTick, QuoteTable
 from taptrade.obs.logging import get_logger
-from taptrade.obs.metrics import CIRCUIT_BREAKER_STATE, PRICE_FEED_STALENESS_SECONDS
 from taptrade.pricing.model import MarketState, load_model
 from taptrade.pricing.quotes import quote_grid
 from taptrade.pricing.volatility import EwmaVolatility

@@ -22,6 +22,7 @@ from taptrade.config import Settings
 from taptrade.gateway import account, openapi, public
 from taptrade.gateway.bets import place_bet_endpoint
 from taptrade.gateway.errors import ApiError, error_response
+from taptrade.gateway.metrics import RequestMetrics, metrics_endpoint
 from taptrade.gateway.state import GatewayState
 from taptrade.obs.logging import get_logger
 
@@ -49,6 +50,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.router.routes.insert(0, Route("/api/bets", place_bet_endpoint, methods=["POST"]))
+    # Scraped from 127.0.0.1 by Prometheus; nginx refuses it from outside (deploy/nginx).
+    app.router.routes.insert(1, Route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False))
     app.router.routes.append(WebSocketRoute("/ws", public.websocket_endpoint))
     app.include_router(public.router)
     app.include_router(account.router)
@@ -61,6 +64,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(BodyLimit, max_bytes=BODY_MAX_BYTES)
+    app.add_middleware(RequestMetrics)
     return app
 
 

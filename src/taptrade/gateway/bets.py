@@ -40,6 +40,7 @@ from taptrade.gateway.errors import (
     unauthorized,
     unavailable,
 )
+from taptrade.gateway.metrics import BETS_PLACED_TOTAL
 from taptrade.gateway.schemas import BetAnswer, BetRequest, api_bet
 from taptrade.gateway.state import GatewayState, bearer_token
 from taptrade.grid import parse_cell
@@ -58,7 +59,16 @@ _encoder = msgspec.json.Encoder()
 
 async def place_bet_endpoint(request: Request) -> Response:
     state: GatewayState = request.app.state.gateway
-    return await place_bet(state, await request.body(), request.headers.get("authorization"))
+    try:
+        response = await place_bet(state, await request.body(), request.headers.get("authorization"))
+    except ApiError as refusal:
+        BETS_PLACED_TOTAL.labels(refusal.code).inc()
+        raise
+    except Exception:
+        BETS_PLACED_TOTAL.labels("unavailable").inc()  # the app's last-resort handler answers 503
+        raise
+    BETS_PLACED_TOTAL.labels("duplicate" if response.status_code == 200 else "confirmed").inc()
+    return response
 
 
 async def place_bet(state: GatewayState, body: bytes, authorization: str | None) -> Response:

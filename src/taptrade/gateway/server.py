@@ -15,6 +15,7 @@ import uvicorn
 from taptrade.config import Settings
 from taptrade.gateway.app import create_app
 from taptrade.obs.logging import configure_logging, get_logger
+from taptrade.obs.metrics import mark_worker_dead, prepare_multiprocess_dir
 
 log = get_logger(__name__)
 
@@ -60,6 +61,8 @@ def serve(settings: Settings, workers: int) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    # Each worker writes its samples here; any worker answering /metrics sums them (obs.metrics).
+    prepare_multiprocess_dir(settings.data_dir / "run" / f"gateway-{settings.port}-metrics")
     procs = [context.Process(target=run_worker, args=(settings, n), daemon=True) for n in range(workers)]
     for proc in procs:
         proc.start()
@@ -68,6 +71,8 @@ def serve(settings: Settings, workers: int) -> None:
         for n, proc in enumerate(procs):
             if not proc.is_alive():
                 log.error("gateway_worker_exited", worker=n, code=proc.exitcode)
+                if proc.pid is not None:
+                    mark_worker_dead(proc.pid)
                 procs[n] = context.Process(target=run_worker, args=(settings, n), daemon=True)
                 procs[n].start()
     for proc in procs:

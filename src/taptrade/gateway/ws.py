@@ -24,6 +24,7 @@ from taptrade import bus
 from taptrade.clock import Clock
 from taptrade.commands import decode_events
 from taptrade.gateway.market_view import MarketView
+from taptrade.gateway.metrics import WS_CONNECTIONS
 from taptrade.gateway.schemas import api_bet
 from taptrade.gateway.sessions import Sessions
 from taptrade.grid import GridSpec
@@ -205,6 +206,7 @@ class Hub:
             price = {"type": "price", "price": market.price.price, "ts_ms": market.price.ts_ms}
             client.offer_price(_encoder.encode(price).decode())
         self.clients.add(client)
+        WS_CONNECTIONS.inc()
         sender = asyncio.create_task(client.send_forever(), name="ws-send")
         receiver = asyncio.create_task(self._receive(client), name="ws-receive")
         try:
@@ -213,6 +215,7 @@ class Hub:
             await asyncio.wait((sender, receiver), return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.clients.discard(client)
+            WS_CONNECTIONS.dec()
             if client.address is not None:
                 self._by_address.get(client.address, set()).discard(client)
             for task in (sender, receiver):

@@ -238,6 +238,12 @@ class FullReport:
     def violation_count(self) -> int:
         return self.live.violation_count + sum(r.violation_count for r in self.weeks.values())
 
+    @property
+    def drifted_users(self) -> int:
+        """Distinct users named by any violation, in live.db or a week file."""
+        reports = [self.live, *self.weeks.values()]
+        return len({v.address for r in reports for v in r.violations if v.address is not None})
+
     def as_dict(self) -> dict[str, object]:
         weeks = {week: report.as_dict() for week, report in self.weeks.items()}
         return {"ok": self.ok, "live": self.live.as_dict(), "weeks": weeks, "not_local": self.not_local}

@@ -7,6 +7,7 @@ nor repeat one."""
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass
 
 import msgspec
@@ -14,6 +15,7 @@ import msgspec
 from taptrade.clock import Clock
 from taptrade.commands import UserEvent
 from taptrade.grid import GridSpec
+from taptrade.ledger.metrics import BETS_RESOLVED_TOTAL
 from taptrade.ledger.resolution import ColumnOutcome, column_outcome
 from taptrade.ledger.store import BatchFailed, LedgerStore
 from taptrade.market import Bar
@@ -87,8 +89,10 @@ class Resolver:
                 break
             outcome = column_outcome(column, self._grid, load_bars(self._conn, self._grid, column))
             # Before the transaction, so a dispute (or a crash) shows what the ledger was about to apply.
-            log.info("column_resolving", column=column, status=outcome.status, high=outcome.high,
-                     low=outcome.low, void_reason=outcome.void_reason)  # fmt: skip
+            log.info("column_resolving", column=column, status=outcome.status, open=outcome.open,
+                     high=outcome.high, low=outcome.low, close=outcome.close, ticks=outcome.ticks,
+                     first_trade_id=outcome.first_trade_id, last_trade_id=outcome.last_trade_id,
+                     void_reason=outcome.void_reason)  # fmt: skip
             new, events = self._store.apply_resolution(outcome, column + 1)
             if new:
                 start_ms = self._grid.column_start_ms(column)
@@ -96,6 +100,7 @@ class Resolver:
                 log.info("column_resolved", column=column, status=outcome.status, high=outcome.high,
                          low=outcome.low, ticks=outcome.ticks, void_reason=outcome.void_reason,
                          bets=sum(e.type == "bet" for e in events))  # fmt: skip
+                _record_settlements(outcome, events)
         return done
 
     def _next_column(self, now_ms: int) -> int:
@@ -131,3 +136,20 @@ def astuple_bar(b: Bar) -> tuple[object, ...]:
 
 
 _BAR_FIELDS = ("second", "open", "high", "low", "close", "count", "first_trade_id", "last_trade_id", "health")
+
+
+def _record_settlements(outcome: ColumnOutcome, events: list[UserEvent]) -> None:
+    """One log line per settled bet with what decided it (a dispute is answered from these and the
+    `column_resolved` line), and the outcome counts."""
+    outcomes: Counter[str] = Counter()
+    for event in events:
+        bet = event.bet
+        if event.type != "bet" or bet is None:
+            continue
+        outcomes[bet.status] += 1
+        log.info("bet_settled", bet_id=bet.bet_id, address=bet.address, cell=f"{bet.column}:{bet.row}",
+                 lower=bet.lower, upper=bet.upper, amount=bet.amount, multiplier_e4=bet.multiplier_e4,
+                 quote_id=bet.quote_id, status=bet.status, payout=bet.payout, column_high=outcome.high,
+                 column_low=outcome.low)  # fmt: skip
+    for status, count in outcomes.items():
+        BETS_RESOLVED_TOTAL.labels(outcome=status).inc(count)

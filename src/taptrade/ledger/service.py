@@ -33,17 +33,17 @@ from taptrade.commands import (
     decode_loose_envelope,
     encode,
 )
-from taptrade.ledger.resolver import Resolver
-from taptrade.ledger.rotation import Rotator
-from taptrade.ledger.store import BatchFailed, LedgerStore, Outcome
-from taptrade.market import bar_decoder
-from taptrade.obs.logging import get_logger
-from taptrade.obs.metrics import (
+from taptrade.ledger.metrics import (
     LEDGER_BATCH_FAILURES_TOTAL,
     LEDGER_BATCH_SIZE,
     LEDGER_COMMANDS_TOTAL,
     LEDGER_COMMIT_SECONDS,
 )
+from taptrade.ledger.resolver import Resolver
+from taptrade.ledger.rotation import Rotator
+from taptrade.ledger.store import BatchFailed, LedgerStore, Outcome
+from taptrade.market import bar_decoder
+from taptrade.obs.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -1,16 +1,20 @@
-"""What build is running: the git commit and build time, baked into the release (`BUILD_INFO` file next to
-the package, written by the release script) or, in a checkout, read from git once at startup."""
+"""What build is running: the git commit and build time, baked into the release (`BUILD_INFO.json` in the
+release directory, beside its `.venv`, written by deploy/deploy.sh) or, in a checkout, read from git once
+at startup."""
 
 from __future__ import annotations
 
 import functools
 import json
 import os
-import subprocess
+import subprocess  # nosec B404
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-BUILD_INFO_FILE = Path(__file__).resolve().parent.parent / "BUILD_INFO.json"
+# A release is `releases/<version>/` holding `.venv/` and this file; the interpreter's prefix is that .venv.
+BUILD_INFO_FILE = Path(sys.prefix).parent / "BUILD_INFO.json"
+SOURCE_DIR = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ def _git_head() -> str | None:
     try:
         result = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=BUILD_INFO_FILE.parent,
+            cwd=SOURCE_DIR,
             capture_output=True,
             text=True,
             timeout=2,

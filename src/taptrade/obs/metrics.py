@@ -1,44 +1,26 @@
-"""Prometheus metrics: every metric of every process is declared here, so names stay consistent."""
+"""Prometheus plumbing shared by every process: serving `/metrics` on a port, the gateway's
+multi-process collection (its workers' samples summed into one answer), and text files for the
+one-shot jobs (archiver, backup, integrity) that the node exporter's textfile collector reads.
+
+The metrics themselves are declared by the role that moves them (`ledger/metrics.py`,
+`feed/metrics.py`, `gateway/metrics.py`); docs/observability.md lists every name.
+"""
 
 from __future__ import annotations
 
 import errno
+import os
+import shutil
+from pathlib import Path
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Gauge, start_http_server, write_to_textfile
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from taptrade.obs.logging import get_logger
 
 log = get_logger(__name__)
 
-LEDGER_BATCH_SIZE = Histogram(
-    "ledger_batch_size",
-    "Commands committed per ledger transaction (group commit).",
-    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000),
-)
-LEDGER_COMMIT_SECONDS = Histogram(
-    "ledger_commit_seconds",
-    "Time to commit one ledger batch (fsync included).",
-    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
-)
-LEDGER_COMMANDS_TOTAL = Counter(
-    "ledger_commands_total",
-    "Intake commands handled by the ledger, by kind and result code.",
-    ["kind", "result"],
-)
-LEDGER_BATCH_FAILURES_TOTAL = Counter(
-    "ledger_batch_failures_total",
-    "Ledger batches rolled back whole because the database failed (disk full, I/O error).",
-)
-
-
-PRICE_FEED_STALENESS_SECONDS = Gauge(
-    "price_feed_staleness_seconds",
-    "Seconds since the feed's last fresh tick (by the feed's clock).",
-)
-CIRCUIT_BREAKER_STATE = Gauge(
-    "circuit_breaker_state",
-    "1 while the circuit breaker is open (betting suspended), 0 while closed.",
-)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def serve_metrics(port: int) -> bool:
@@ -54,3 +36,36 @@ def serve_metrics(port: int) -> bool:
         return False
     log.info("metrics_serving", port=port)
     return True
+
+
+def prepare_multiprocess_dir(directory: Path) -> None:
+    """Start the gateway's shared metrics directory empty and point its workers at it. Must run before
+    the workers start: prometheus_client picks its storage when it is first imported."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[MULTIPROC_ENV] = str(directory)
+
+
+def mark_worker_dead(pid: int) -> None:
+    """A dead worker's live gauges (open WebSockets) stop counting; its counters stay in the sums."""
+    if os.environ.get(MULTIPROC_ENV):
+        mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def multiprocess_registry() -> CollectorRegistry | None:
+    """A registry that sums every worker's samples, or None outside multi-process mode."""
+    directory = os.environ.get(MULTIPROC_ENV)
+    if not directory:
+        return None
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def write_job_metrics(path: Path, values: dict[str, tuple[str, float]]) -> None:
+    """A one-shot job's gauges (name -> (help, value)) as a Prometheus text file, replaced atomically."""
+    registry = CollectorRegistry()
+    for name, (documentation, value) in values.items():
+        Gauge(name, documentation, registry=registry).set(value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_to_textfile(str(path), registry)

@@ -1,0 +1,81 @@
+"""The gateway's metrics: every HTTP answer by route and status, its latency, every bet answer by outcome,
+and open WebSockets. Under `taptrade gateway` the workers write to a shared directory and whichever worker
+answers `GET /metrics` sums them all (obs.metrics); in one process (tests) the default registry serves."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from taptrade.obs.metrics import multiprocess_registry
+
+HTTP_REQUESTS_TOTAL = Counter(
+    "http_requests_total",
+    "HTTP requests answered, by method, route template and status code.",
+    ["method", "route", "status"],
+)
+HTTP_REQUEST_DURATION_SECONDS = Histogram(
+    "http_request_duration_seconds",
+    "Time from a request's arrival in the worker to its answer, by route template.",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+BETS_PLACED_TOTAL = Counter(
+    "bets_placed_total",
+    "Answers to POST /api/bets, by outcome: confirmed, duplicate, or the API error code.",
+    ["status"],
+)
+WS_CONNECTIONS = Gauge(
+    "ws_connections",
+    "WebSocket connections open now.",
+    multiprocess_mode="livesum",
+)
+
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"})
+UNMATCHED = "unmatched"
+
+
+def route_label(scope: Scope) -> str:
+    """The matched route's template (`/api/bets/{bet_id}`), so labels stay few whatever paths clients ask."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path is None:
+        return UNMATCHED
+    return path or "/"  # the web app's mount at the root has an empty path
+
+
+class RequestMetrics:
+    """Counts and times every HTTP request (WebSockets are counted by the hub)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 503  # what a client sees if the app never starts an answer (the server closes)
+
+        async def watched(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            route = route_label(scope)
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            HTTP_REQUESTS_TOTAL.labels(method, route, str(status)).inc()
+            HTTP_REQUEST_DURATION_SECONDS.labels(route).observe(time.perf_counter() - started)
+
+
+async def metrics_endpoint(_request: Request) -> Response:
+    registry = multiprocess_registry() or REGISTRY
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,30 @@
+"""The ledger's metrics (served on `ledger_metrics_port`): group commit and what the commands did."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+LEDGER_BATCH_SIZE = Histogram(
+    "ledger_batch_size",
+    "Commands committed per ledger transaction (group commit).",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000),
+)
+LEDGER_COMMIT_SECONDS = Histogram(
+    "ledger_commit_seconds",
+    "Time to commit one ledger batch (fsync included).",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+LEDGER_COMMANDS_TOTAL = Counter(
+    "ledger_commands_total",
+    "Intake commands handled by the ledger, by kind and result code.",
+    ["kind", "result"],
+)
+LEDGER_BATCH_FAILURES_TOTAL = Counter(
+    "ledger_batch_failures_total",
+    "Ledger batches rolled back whole because the database failed (disk full, I/O error).",
+)
+BETS_RESOLVED_TOTAL = Counter(
+    "bets_resolved_total",
+    "Bets settled by resolution, by outcome (won, lost, void).",
+    ["outcome"],
+)
