@@ -8,6 +8,7 @@ README.md; a value that fails validation stops the process with a message naming
 from __future__ import annotations
 
 import os
+import urllib.parse
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -158,6 +159,17 @@ class Settings(BaseSettings):
             if url:
                 return url
         return DEFAULT_REDIS_URL
+
+
+def redacted_url(url: str) -> str:
+    """A URL fit for a log line: any password replaced by `***`."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:" if parts.username else ":"
+    host = parts.hostname or ""
+    netloc = f"{user}***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -25,7 +25,7 @@ from types import FrameType
 
 import redis
 
-from taptrade.config import REDIS_URL_FILE, Settings
+from taptrade.config import REDIS_URL_FILE, Settings, redacted_url
 from taptrade.obs.logging import get_logger
 
 log = get_logger(__name__)
@@ -202,10 +202,10 @@ def run_launcher(settings: Settings) -> None:
     specs: list[ChildSpec] = []
     url = settings.redis_url
     if url and redis_answers(url):
-        log.info("redis_external", url=url)
+        log.info("redis_external", url=redacted_url(url))
     else:
         if url:
-            log.warning("redis_unreachable", url=url, action="starting a private redis-server")
+            log.warning("redis_unreachable", url=redacted_url(url), action="starting a private redis-server")
         redis_spec, url = private_redis(data_dir)
         specs.append(redis_spec)
     (data_dir / REDIS_URL_FILE).write_text(url + "\n")
@@ -232,7 +232,7 @@ def run_launcher(settings: Settings) -> None:
             if child.spec.name == "redis":
                 wait_until(lambda: redis_answers(url), 10.0, "redis-server")
         wait_until(lambda: http_answers(base_url + "/api/healthz"), 30.0, "the gateway")
-        log.info("launcher_ready", url=base_url, data_dir=str(data_dir.resolve()), redis=url)
+        log.info("launcher_ready", url=base_url, data_dir=str(data_dir.resolve()), redis=redacted_url(url))
         print(
             f"Tap Trading is running at {base_url} (data in {data_dir.resolve()}). Ctrl-C stops it.",
             flush=True,

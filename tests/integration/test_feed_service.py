@@ -162,3 +162,34 @@ async def test_every_quote_table_is_kept_and_can_be_found_by_id(settings: Settin
     found = find_table(settings.data_dir / "quotes", published.quote_id, published.ts_ms)
     assert found == published
     await client.aclose()
+
+
+async def test_bars_record_whether_betting_was_suspended_so_resolution_can_void(settings: Settings) -> None:
+    clock = ManualClock(T0)
+    client = connect_async(settings.resolved_redis_url())
+    service = FeedService(settings, Scripted([]), client, clock)
+    r = read(settings)
+
+    def health_by_second() -> dict[int, str]:
+        return {
+            bar.second: bar.health
+            for bar in (bar_decoder.decode(f[b"m"]) for _, f in r.xrange(bus.BARS_STREAM))
+        }
+
+    # Warming up: 30 s of fresh ticks before betting opens; every bar of that time says critical.
+    await drive(service, clock, ticks(T0, 31))
+    warm = health_by_second()
+    assert set(warm.values()) == {"critical"}
+    await drive(service, clock, ticks(T0 + 31_000, 5))
+    fresh = {s: h for s, h in health_by_second().items() if s not in warm}
+    assert set(fresh.values()) == {"healthy"}
+    # The operator suspends betting: the bars say critical again, and the columns will be void.
+    r.set(bus.BREAKER_OVERRIDE_KEY, "forced_open")
+    clock.advance(1_100)
+    await service.housekeeping()
+    seen = set(health_by_second())
+    await drive(service, clock, ticks(clock.now_ms(), 3))
+    suspended = {s: h for s, h in health_by_second().items() if s not in seen}
+    assert suspended
+    assert set(suspended.values()) == {"critical"}
+    await client.aclose()

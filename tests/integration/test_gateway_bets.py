@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,8 +15,16 @@ from taptrade.bus import IntakeClient
 from taptrade.config import Settings
 from taptrade.ledger import db
 from taptrade.ledger.integrity import check_integrity
-from tests.gateway_support import PRICE_CENTS, Trader, bet_body, current_column, publish_market, sign_in
-from tests.support import deposit
+from tests.gateway_support import (
+    PRICE_CENTS,
+    GatewayThread,
+    Trader,
+    bet_body,
+    current_column,
+    publish_market,
+    sign_in,
+)
+from tests.support import deposit, make_settings
 
 ROW = PRICE_CENTS // 1000
 
@@ -275,3 +285,24 @@ async def test_chunked_body_over_8_kib_is_413(client: httpx.AsyncClient) -> None
 
     response = await client.post("/api/bets", content=chunks(), headers={"Content-Type": "application/json"})
     assert code(response) == (413, "too_large")
+
+
+async def test_no_answer_from_the_ledger_is_504_and_logged_for_a_dispute(
+    tmp_path: Path, redis_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The ledger is down: the bet is queued but never answered in time."""
+    settings = make_settings(tmp_path / "no-ledger", redis_url, reply_timeout_ms=300)
+    db.open_writer(settings.live_db_path).close()
+    publish_market(settings.resolved_redis_url())
+    trader = Trader()
+    with GatewayThread(settings) as gateway:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as http:
+            await sign_in(http, settings, trader)
+            body = bet_body(trader, settings, column=current_column() + 3, row=ROW)
+            response = await http.post("/api/bets", json=body, headers=trader.headers())
+    assert code(response) == (504, "timeout")
+    assert body["bet_id"] in response.json()["error"]["message"]  # where to ask about it
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"event": "bet"' in line]
+    [logged] = [line for line in lines if line.get("bet_id") == body["bet_id"]]
+    assert (logged["code"], logged["cell"], logged["balance"]) == ("timeout", body["cell"], None)
+    assert logged["quote_id"] > 0

@@ -78,3 +78,12 @@ def test_redis_url_falls_back_to_the_one_recorded_in_the_data_dir(tmp_path: Path
     assert load_settings(data_dir=tmp_path).resolved_redis_url() == "unix:///somewhere/redis.sock"
     explicit = load_settings(data_dir=tmp_path, redis_url="redis://10.0.0.1:6379/0")
     assert explicit.resolved_redis_url() == "redis://10.0.0.1:6379/0"
+
+
+def test_redis_passwords_never_reach_a_log_line() -> None:
+    from taptrade.config import redacted_url
+
+    assert redacted_url("redis://:s3cret@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
+    assert redacted_url("redis://app:s3cret@db.internal/2") == "redis://app:***@db.internal/2"
+    assert redacted_url("unix:///run/redis.sock") == "unix:///run/redis.sock"
+    assert redacted_url("redis://127.0.0.1:6379") == "redis://127.0.0.1:6379"

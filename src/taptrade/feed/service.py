@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Literal, Protocol
 
 import msgspec
 import redis.asyncio as aioredis
@@ -20,7 +20,7 @@ from taptrade import bus
 from taptrade.clock import Clock
 from taptrade.config import Settings, grid_spec
 from taptrade.feed.bars import BarBuilder
-from taptrade.feed.breaker import Breaker, BreakerState, Mode
+from taptrade.feed.breaker import Breaker, BreakerState, Health, Mode
 from taptrade.feed.events import SourceEvent, Tick
 from taptrade.feed.metrics import CIRCUIT_BREAKER_STATE, PRICE_FEED_STALENESS_SECONDS
 from taptrade.feed.quote_log import QuoteLog
@@ -62,6 +62,10 @@ class FeedService:
         self._volatility: EwmaVolatility | None = None
         self.last_tick: PriceTick | None = None
         self._skew_ms = 0
+        # The latest exchange-clock times betting was seen suspended, and the feed seen less than healthy:
+        # a bar is marked by the worst seen during its second, not only at its close.
+        self._suspended_at_ms = now_ms
+        self._unhealthy_at_ms = now_ms
         self._quoted_price: int | None = None
         self._last_quote_ms = 0
         self._quote_id = 0
@@ -113,6 +117,7 @@ class FeedService:
             self._last_override_ms = now_ms
             await self._read_override(now_ms)
         state = self.breaker.evaluate(now_ms)
+        self._note_state(state, now_ms)
         last_tick_ms = self.breaker.last_tick_ms
         PRICE_FEED_STALENESS_SECONDS.set(
             float("inf") if last_tick_ms is None else (now_ms - last_tick_ms) / 1000
@@ -131,6 +136,7 @@ class FeedService:
             await self.publish_quotes(now_ms)
 
     def _add_bar(self, pipe: aioredis.client.Pipeline, bar: Bar) -> None:
+        bar = msgspec.structs.replace(bar, health=self._bar_health(bar))
         pipe.xadd(
             bus.BARS_STREAM, {"m": _encoder.encode(bar)}, maxlen=bus.BARS_STREAM_MAX_LEN, approximate=True
         )
@@ -179,6 +185,23 @@ class FeedService:
         log.debug(
             "quotes_published", quote_id=self._quote_id, price=tick.price, sigma=state.sigma_cents_per_sqrt_s
         )
+
+    def _note_state(self, state: BreakerState, now_ms: int) -> None:
+        exchange_ms = now_ms - self._skew_ms
+        if not state.betting_open:
+            self._suspended_at_ms = exchange_ms
+        if state.health is not Health.HEALTHY:
+            self._unhealthy_at_ms = exchange_ms
+
+    def _bar_health(self, bar: Bar) -> Literal["healthy", "degraded", "critical"]:
+        """What a closing bar records of the breaker (DESIGN §6: a column during which it was CRITICAL is
+        void). Betting suspended at any moment of the bar's second, by the feed's health or by the
+        operator, marks it critical; an operator holding betting open takes the prices as they are, so
+        then it is at worst degraded."""
+        start_ms = bar.second * 1000
+        if self._suspended_at_ms >= start_ms:
+            return "critical"
+        return "degraded" if self._unhealthy_at_ms >= start_ms else "healthy"
 
     async def _read_override(self, now_ms: int) -> None:
         raw = await self._redis.get(bus.BREAKER_OVERRIDE_KEY)

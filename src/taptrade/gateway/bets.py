@@ -112,22 +112,39 @@ async def place_bet(state: GatewayState, body: bytes, authorization: str | None)
         rate_per_s=settings.bet_rate_per_s,
         burst=settings.bet_burst,
     )
-    reply = await _submit(state, command, guard)
+    try:
+        reply = await _submit(state, command, guard)
+    except ApiError as refusal:
+        # Refused by the guard, or no answer in time (504): the line says so, for a dispute about it.
+        _log_bet(refusal.code, command, req, min_multiplier_e4, started)
+        raise
+    _log_bet(reply.code, command, req, min_multiplier_e4, started, reply)
+    return _answer(state, reply)
+
+
+def _log_bet(
+    code: str,
+    command: PlaceBet,
+    req: BetRequest,
+    min_multiplier_e4: int,
+    started: float,
+    reply: Reply | None = None,
+) -> None:
     log.info(
         "bet",
-        code=reply.code,
-        bet_id=bet_id,
-        address=address,
+        code=code,
+        bet_id=command.bet_id,
+        address=command.address,
         cell=req.cell,
         amount=req.amount,
-        multiplier_e4=multiplier_e4,
+        multiplier_e4=command.multiplier_e4,
         min_multiplier_e4=min_multiplier_e4,
-        quote_id=quote_id,
-        balance=reply.balance,
-        duplicate=reply.duplicate,
+        quote_id=command.quote_id,
+        placed_ms=command.placed_ms,
+        balance=None if reply is None else reply.balance,
+        duplicate=False if reply is None else reply.duplicate,
         ms=round((time.perf_counter() - started) * 1000, 2),
     )
-    return _answer(state, reply)
 
 
 def _check_shape(req: BetRequest) -> tuple[int, int, int]:

@@ -10,7 +10,7 @@ import redis
 
 from taptrade import bus
 from taptrade.clock import Clock, SystemClock
-from taptrade.config import Settings, grid_spec
+from taptrade.config import Settings, grid_spec, redacted_url
 from taptrade.ledger import db
 from taptrade.ledger.resolver import Resolver
 from taptrade.ledger.rotation import Rotator
@@ -63,7 +63,7 @@ def run_ledger(settings: Settings) -> None:
     log.info(
         "ledger_started",
         db=str(settings.live_db_path),
-        redis=settings.resolved_redis_url(),
+        redis=redacted_url(settings.resolved_redis_url()),
         batch_max=settings.ledger_batch_max,
     )
     service.run(stop)

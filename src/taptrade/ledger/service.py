@@ -26,7 +26,9 @@ from redis.exceptions import RedisError, ResponseError
 from taptrade import bus
 from taptrade.commands import (
     Code,
+    Command,
     Envelope,
+    PlaceBet,
     Reply,
     UserEvent,
     decode_envelope,
@@ -171,6 +173,7 @@ class LedgerService:
                     kind=kind,
                     code=outcome.code,
                     reason=outcome.message,
+                    ref=_command_ref(envelope.command),
                 )
             events.extend(outcome.events)
             if envelope.reply_to:
@@ -266,6 +269,13 @@ def _field(fields: list[bytes] | None, name: bytes) -> bytes | None:
             if fields[i] == name:
                 return fields[i + 1]
     return None
+
+
+def _command_ref(command: Command) -> str | None:
+    """The id a dispute would name: the bet's, or the money command's."""
+    if isinstance(command, PlaceBet):
+        return command.bet_id
+    return getattr(command, "command_id", None)
 
 
 def _reply(request_id: str, outcome: Outcome) -> Reply:
