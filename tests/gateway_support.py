@@ -25,10 +25,11 @@ from siwe import SiweMessage
 
 from taptrade import bus
 from taptrade.auth.bet_message import bet_message
+from taptrade.bus import IntakeClient
 from taptrade.config import Settings
 from taptrade.gateway.app import create_app
 from taptrade.market import FeedStatus, PriceTick, QuoteTable
-from tests.support import now_ms, wait_for
+from tests.support import deposit, now_ms, wait_for
 
 PRICE_CENTS = 9_712_345
 QUOTE_E4 = 25_000
@@ -199,3 +200,18 @@ async def sign_in(client: httpx.AsyncClient, settings: Settings, trader: Trader)
     answer: dict[str, Any] = response.json()
     trader.token = answer["token"]
     return answer
+
+
+def error_code(response: httpx.Response) -> tuple[int, str]:
+    """An error answer as (status, API.md code)."""
+    return response.status_code, response.json()["error"]["code"]
+
+
+async def funded_trader(
+    client: httpx.AsyncClient, settings: Settings, intake: IntakeClient, cents: int
+) -> Trader:
+    """A new trader, signed in, with `cents` deposited through the ledger."""
+    trader = Trader()
+    await sign_in(client, settings, trader)
+    assert (await intake.submit(deposit(trader.address, cents))).ok
+    return trader

@@ -21,24 +21,19 @@ from tests.gateway_support import (
     Trader,
     bet_body,
     current_column,
+    error_code,
+    funded_trader,
     publish_market,
     sign_in,
 )
-from tests.support import deposit, make_settings
+from tests.support import make_settings
 
 ROW = PRICE_CENTS // 1000
 
 
-def code(response: httpx.Response) -> tuple[int, str]:
-    return response.status_code, response.json()["error"]["code"]
-
-
 @pytest.fixture
 async def trader(client: httpx.AsyncClient, settings: Settings, intake: IntakeClient) -> Trader:
-    signed_in = Trader()
-    await sign_in(client, settings, signed_in)
-    assert (await intake.submit(deposit(signed_in.address, 10_000))).ok
-    return signed_in
+    return await funded_trader(client, settings, intake, 10_000)
 
 
 async def place(client: httpx.AsyncClient, trader: Trader, body: dict[str, object]) -> httpx.Response:
@@ -81,7 +76,7 @@ async def test_exact_replay_is_replayed_nonce(
 ) -> None:
     body = bet_body(trader, settings, column=current_column() + 3, row=ROW)
     assert (await place(client, trader, body)).status_code == 201
-    assert code(await place(client, trader, body)) == (401, "replayed_nonce")
+    assert error_code(await place(client, trader, body)) == (401, "replayed_nonce")
 
 
 @pytest.mark.parametrize("skew_s", [-31, 31, -3600])
@@ -91,7 +86,7 @@ async def test_old_or_future_timestamp_is_stale(
     body = bet_body(
         trader, settings, column=current_column() + 3, row=ROW, timestamp=int(time.time()) + skew_s
     )
-    assert code(await place(client, trader, body)) == (401, "stale_timestamp")
+    assert error_code(await place(client, trader, body)) == (401, "stale_timestamp")
 
 
 @pytest.mark.parametrize(
@@ -108,7 +103,7 @@ async def test_tampered_field_is_bad_signature(
     client: httpx.AsyncClient, settings: Settings, trader: Trader, tamper: dict[str, object]
 ) -> None:
     body = bet_body(trader, settings, column=current_column() + 3, row=ROW, tamper=tamper)
-    assert code(await place(client, trader, body)) == (401, "bad_signature")
+    assert error_code(await place(client, trader, body)) == (401, "bad_signature")
 
 
 async def test_wallet_signature_by_another_key_is_bad_signature(
@@ -116,14 +111,14 @@ async def test_wallet_signature_by_another_key_is_bad_signature(
 ) -> None:
     body = bet_body(Trader(), settings, column=current_column() + 3, row=ROW, scheme="eip191")
     body["address"] = trader.address
-    assert code(await client.post("/api/bets", json=body)) == (401, "bad_signature")
+    assert error_code(await client.post("/api/bets", json=body)) == (401, "bad_signature")
 
 
 async def test_other_chain_is_wrong_chain(
     client: httpx.AsyncClient, settings: Settings, trader: Trader
 ) -> None:
     body = bet_body(trader, settings, column=current_column() + 3, row=ROW, chain_id=5)
-    assert code(await place(client, trader, body)) == (401, "wrong_chain")
+    assert error_code(await place(client, trader, body)) == (401, "wrong_chain")
 
 
 @pytest.mark.parametrize("offset", [-1, 0, 1, 31])
@@ -131,21 +126,21 @@ async def test_past_current_next_and_too_far_columns_are_not_placeable(
     client: httpx.AsyncClient, settings: Settings, trader: Trader, offset: int
 ) -> None:
     body = bet_body(trader, settings, column=current_column() + offset, row=ROW)
-    assert code(await place(client, trader, body)) == (422, "cell_not_placeable")
+    assert error_code(await place(client, trader, body)) == (422, "cell_not_placeable")
 
 
 async def test_stake_not_a_preset_is_bad_stake(
     client: httpx.AsyncClient, settings: Settings, trader: Trader
 ) -> None:
     body = bet_body(trader, settings, column=current_column() + 3, row=ROW, amount=1234)
-    assert code(await place(client, trader, body)) == (422, "bad_stake")
+    assert error_code(await place(client, trader, body)) == (422, "bad_stake")
 
 
 async def test_min_multiplier_above_quote_is_multiplier_moved(
     client: httpx.AsyncClient, settings: Settings, trader: Trader
 ) -> None:
     body = bet_body(trader, settings, column=current_column() + 3, row=ROW, min_multiplier="2.5001")
-    assert code(await place(client, trader, body)) == (422, "multiplier_moved")
+    assert error_code(await place(client, trader, body)) == (422, "multiplier_moved")
     body = bet_body(trader, settings, column=current_column() + 3, row=ROW, min_multiplier="2.5")
     assert (await place(client, trader, body)).status_code == 201
 
@@ -154,7 +149,7 @@ async def test_a_cell_outside_the_quote_table_has_no_quote(
     client: httpx.AsyncClient, settings: Settings, trader: Trader
 ) -> None:
     body = bet_body(trader, settings, column=current_column() + 3, row=ROW + 500)
-    assert code(await place(client, trader, body)) == (422, "no_quote")
+    assert error_code(await place(client, trader, body)) == (422, "no_quote")
 
 
 async def test_retry_with_same_bet_id_and_fresh_nonce_returns_the_same_bet(
@@ -175,7 +170,7 @@ async def test_same_bet_id_other_cell_is_a_conflict(
     first = await place(client, trader, bet_body(trader, settings, column=column, row=ROW))
     bet_id = first.json()["bet"]["bet_id"]
     other = bet_body(trader, settings, column=column, row=ROW + 1, bet_id=bet_id)
-    assert code(await place(client, trader, other)) == (409, "bet_id_conflict")
+    assert error_code(await place(client, trader, other)) == (409, "bet_id_conflict")
 
 
 async def test_second_bet_on_a_cell_is_cell_taken(
@@ -185,7 +180,7 @@ async def test_second_bet_on_a_cell_is_cell_taken(
     assert (
         await place(client, trader, bet_body(trader, settings, column=column, row=ROW))
     ).status_code == 201
-    assert code(await place(client, trader, bet_body(trader, settings, column=column, row=ROW))) == (
+    assert error_code(await place(client, trader, bet_body(trader, settings, column=column, row=ROW))) == (
         409,
         "cell_taken",
     )
@@ -200,7 +195,7 @@ async def test_fifty_concurrent_bets_worth_more_than_the_balance_never_overdraw(
     bodies = [bet_body(trader, settings, column=c, row=r, amount=1000) for c, r in cells]
     responses = await asyncio.gather(*(place(client, trader, body) for body in bodies))
     assert sum(r.status_code == 201 for r in responses) == 10
-    refusals = {code(r) for r in responses if r.status_code != 201}
+    refusals = {error_code(r) for r in responses if r.status_code != 201}
     assert (422, "insufficient_funds") in refusals
     assert refusals <= {(422, "insufficient_funds"), (429, "rate_limited")}
     conn = db.open_reader(settings.live_db_path)
@@ -228,7 +223,7 @@ async def test_rate_limit_is_429_with_retry_after(
 async def test_logout_revokes_betting(client: httpx.AsyncClient, settings: Settings, trader: Trader) -> None:
     assert (await client.post("/api/auth/logout", headers=trader.headers())).status_code == 204
     body = bet_body(trader, settings, column=current_column() + 3, row=ROW)
-    assert code(await place(client, trader, body)) == (401, "no_session")
+    assert error_code(await place(client, trader, body)) == (401, "no_session")
 
 
 async def test_suspended_betting_is_503_price_feed_stale(
@@ -237,7 +232,7 @@ async def test_suspended_betting_is_503_price_feed_stale(
     publish_market(settings.resolved_redis_url(), betting="suspended", price_feed="critical")
     await asyncio.sleep(0.2)
     response = await place(client, trader, bet_body(trader, settings, column=current_column() + 3, row=ROW))
-    assert code(response) == (503, "price_feed_stale")
+    assert error_code(response) == (503, "price_feed_stale")
     assert "Retry-After" in response.headers
 
 
@@ -247,7 +242,7 @@ async def test_a_silent_feed_suspends_betting_even_if_it_said_healthy(
     publish_market(settings.resolved_redis_url(), tick_age_ms=settings.feed_stale_after_ms + 1000)
     await asyncio.sleep(0.2)
     response = await place(client, trader, bet_body(trader, settings, column=current_column() + 3, row=ROW))
-    assert code(response) == (503, "price_feed_stale")
+    assert error_code(response) == (503, "price_feed_stale")
 
 
 @pytest.mark.parametrize(
@@ -261,21 +256,21 @@ async def test_a_silent_feed_suspends_betting_even_if_it_said_healthy(
 )
 async def test_malformed_bodies_are_400(client: httpx.AsyncClient, body: bytes, expected: str) -> None:
     response = await client.post("/api/bets", content=body, headers={"Content-Type": "application/json"})
-    assert code(response) == (400, expected)
+    assert error_code(response) == (400, expected)
 
 
 async def test_unknown_fields_are_refused(
     client: httpx.AsyncClient, settings: Settings, trader: Trader
 ) -> None:
     body = bet_body(trader, settings, column=current_column() + 3, row=ROW, tamper={"payout": 1_000_000})
-    assert code(await place(client, trader, body)) == (400, "bad_request")
+    assert error_code(await place(client, trader, body)) == (400, "bad_request")
 
 
 async def test_body_over_8_kib_is_413(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/api/bets", content=b"x" * 9000, headers={"Content-Type": "application/json"}
     )
-    assert code(response) == (413, "too_large")
+    assert error_code(response) == (413, "too_large")
 
 
 async def test_chunked_body_over_8_kib_is_413(client: httpx.AsyncClient) -> None:
@@ -284,7 +279,7 @@ async def test_chunked_body_over_8_kib_is_413(client: httpx.AsyncClient) -> None
             yield b"x" * 1000
 
     response = await client.post("/api/bets", content=chunks(), headers={"Content-Type": "application/json"})
-    assert code(response) == (413, "too_large")
+    assert error_code(response) == (413, "too_large")
 
 
 async def test_no_answer_from_the_ledger_is_504_and_logged_for_a_dispute(
@@ -300,7 +295,7 @@ async def test_no_answer_from_the_ledger_is_504_and_logged_for_a_dispute(
             await sign_in(http, settings, trader)
             body = bet_body(trader, settings, column=current_column() + 3, row=ROW)
             response = await http.post("/api/bets", json=body, headers=trader.headers())
-    assert code(response) == (504, "timeout")
+    assert error_code(response) == (504, "timeout")
     assert body["bet_id"] in response.json()["error"]["message"]  # where to ask about it
     lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"event": "bet"' in line]
     [logged] = [line for line in lines if line.get("bet_id") == body["bet_id"]]

@@ -9,22 +9,22 @@ import pytest
 from taptrade.bus import IntakeClient
 from taptrade.config import Settings
 from taptrade.limits import RAISE_DELAY_MS
-from tests.gateway_support import PRICE_CENTS, Trader, bet_body, current_column, sign_in
-from tests.support import deposit, now_ms
+from tests.gateway_support import (
+    PRICE_CENTS,
+    Trader,
+    bet_body,
+    current_column,
+    error_code,
+    funded_trader,
+)
+from tests.support import now_ms
 
 ROW = PRICE_CENTS // 1000
 
 
-def code(response: httpx.Response) -> tuple[int, str]:
-    return response.status_code, response.json()["error"]["code"]
-
-
 @pytest.fixture
 async def trader(client: httpx.AsyncClient, settings: Settings, intake: IntakeClient) -> Trader:
-    signed_in = Trader()
-    await sign_in(client, settings, signed_in)
-    assert (await intake.submit(deposit(signed_in.address, 100_000))).ok
-    return signed_in
+    return await funded_trader(client, settings, intake, 100_000)
 
 
 async def put_limits(client: httpx.AsyncClient, trader: Trader, body: object) -> httpx.Response:
@@ -52,7 +52,7 @@ async def test_a_loss_limit_refuses_the_stake_that_would_cross_it(
 
     assert (await bet(client, settings, trader, ROW, 2500)).status_code == 201
     refused = await bet(client, settings, trader, ROW + 1, 1000)
-    assert code(refused) == (422, "loss_limit")
+    assert error_code(refused) == (422, "loss_limit")
     assert (await bet(client, settings, trader, ROW + 2, 500)).status_code == 201
 
     me = (await client.get("/api/me", headers=trader.headers())).json()
@@ -74,7 +74,7 @@ async def test_a_raise_is_pending_for_24_hours_and_shown(
     assert answer["daily_loss_limit"] == 1000
     assert answer["pending"]["daily_loss_limit"] is None
     assert before + RAISE_DELAY_MS <= answer["pending"]["effective_ms"] <= now_ms() + RAISE_DELAY_MS
-    assert code(await bet(client, settings, trader, ROW, 2500)) == (422, "loss_limit")
+    assert error_code(await bet(client, settings, trader, ROW, 2500)) == (422, "loss_limit")
 
 
 async def test_a_pause_refuses_bets_and_cannot_be_shortened(
@@ -84,7 +84,7 @@ async def test_a_pause_refuses_bets_and_cannot_be_shortened(
     until = answer["paused_until_ms"]
     assert now_ms() + 59 * 60_000 < until <= now_ms() + 60 * 60_000
     assert answer["daily_loss_limit"] is None  # left out, left as it was
-    assert code(await bet(client, settings, trader, ROW, 100)) == (422, "cooling_down")
+    assert error_code(await bet(client, settings, trader, ROW, 100)) == (422, "cooling_down")
     shorter = (await put_limits(client, trader, {"pause_minutes": 1})).json()
     assert shorter["paused_until_ms"] == until
 
@@ -108,7 +108,7 @@ async def test_bad_limits_are_400_and_change_nothing(
 ) -> None:
     await put_limits(client, trader, {"daily_loss_limit": 5000})
     response = await put_limits(client, trader, body)
-    assert code(response) == (400, "bad_request")
+    assert error_code(response) == (400, "bad_request")
     me = (await client.get("/api/me", headers=trader.headers())).json()
     assert me["limits"]["daily_loss_limit"] == 5000
     assert me["limits"]["paused_until_ms"] is None
@@ -116,4 +116,4 @@ async def test_bad_limits_are_400_and_change_nothing(
 
 async def test_limits_need_a_session(client: httpx.AsyncClient) -> None:
     response = await client.put("/api/me/limits", json={"daily_loss_limit": 100})
-    assert code(response) == (401, "no_session")
+    assert error_code(response) == (401, "no_session")

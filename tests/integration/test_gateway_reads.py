@@ -16,28 +16,22 @@ from tests.gateway_support import (
     Trader,
     bet_body,
     current_column,
+    error_code,
+    funded_trader,
     sign_in,
 )
-from tests.support import LedgerThread, deposit, make_settings
+from tests.support import LedgerThread, make_settings
 
 ROW = PRICE_CENTS // 1000
-
-
-def code(response: httpx.Response) -> tuple[int, str]:
-    return response.status_code, response.json()["error"]["code"]
-
-
-async def funded(client: httpx.AsyncClient, settings: Settings, intake: IntakeClient, cents: int) -> Trader:
-    trader = Trader()
-    await sign_in(client, settings, trader)
-    assert (await intake.submit(deposit(trader.address, cents))).ok
-    return trader
 
 
 async def test_history_lists_only_my_bets_newest_window_first_in_pages(
     client: httpx.AsyncClient, settings: Settings, intake: IntakeClient
 ) -> None:
-    me, other = await funded(client, settings, intake, 10_000), await funded(client, settings, intake, 10_000)
+    me, other = (
+        await funded_trader(client, settings, intake, 10_000),
+        await funded_trader(client, settings, intake, 10_000),
+    )
     column = current_column() + 3
     for n in range(5):
         body = bet_body(me, settings, column=column + n % 2, row=ROW + n, amount=100)
@@ -59,7 +53,7 @@ async def test_history_lists_only_my_bets_newest_window_first_in_pages(
     assert cells.count(f"{column}:{ROW}") == 1
 
     other_bet = theirs["bet_id"]
-    assert code(await client.get(f"/api/bets/{other_bet}", headers=me.headers())) == (404, "not_found")
+    assert error_code(await client.get(f"/api/bets/{other_bet}", headers=me.headers())) == (404, "not_found")
     mine = await client.get(f"/api/bets/{first['bets'][0]['bet_id']}", headers=me.headers())
     assert mine.status_code == 200
     assert mine.json()["bet"]["status"] == "confirmed"
@@ -68,7 +62,7 @@ async def test_history_lists_only_my_bets_newest_window_first_in_pages(
 async def test_history_filters_by_status_and_window(
     client: httpx.AsyncClient, settings: Settings, intake: IntakeClient
 ) -> None:
-    me = await funded(client, settings, intake, 10_000)
+    me = await funded_trader(client, settings, intake, 10_000)
     column = current_column() + 3
     for n in range(2):
         body = bet_body(me, settings, column=column + n, row=ROW, amount=100)
@@ -80,8 +74,8 @@ async def test_history_filters_by_status_and_window(
     won = await client.get("/api/bets", params={"status": "won"}, headers=me.headers())
     assert won.json() == {"bets": [], "next_cursor": None}
     bad = await client.get("/api/bets", params={"status": "cheated"}, headers=me.headers())
-    assert code(bad) == (400, "bad_request")
-    assert code(await client.get("/api/bets", params={"cursor": "x"}, headers=me.headers())) == (
+    assert error_code(bad) == (400, "bad_request")
+    assert error_code(await client.get("/api/bets", params={"cursor": "x"}, headers=me.headers())) == (
         400,
         "bad_request",
     )
@@ -90,15 +84,18 @@ async def test_history_filters_by_status_and_window(
 async def test_unknown_bet_id_is_404(
     client: httpx.AsyncClient, settings: Settings, intake: IntakeClient
 ) -> None:
-    me = await funded(client, settings, intake, 100)
-    assert code(await client.get(f"/api/bets/{uuid.uuid4()}", headers=me.headers())) == (404, "not_found")
-    assert code(await client.get("/api/bets/not-a-uuid", headers=me.headers())) == (404, "not_found")
+    me = await funded_trader(client, settings, intake, 100)
+    assert error_code(await client.get(f"/api/bets/{uuid.uuid4()}", headers=me.headers())) == (
+        404,
+        "not_found",
+    )
+    assert error_code(await client.get("/api/bets/not-a-uuid", headers=me.headers())) == (404, "not_found")
 
 
 async def test_ledger_shows_where_the_money_went(
     client: httpx.AsyncClient, settings: Settings, intake: IntakeClient
 ) -> None:
-    me = await funded(client, settings, intake, 1000)
+    me = await funded_trader(client, settings, intake, 1000)
     body = bet_body(me, settings, column=current_column() + 3, row=ROW, amount=500)
     assert (await client.post("/api/bets", json=body, headers=me.headers())).status_code == 201
     page = (await client.get("/api/ledger", params={"limit": 1}, headers=me.headers())).json()
@@ -135,7 +132,7 @@ async def test_public_endpoints(client: httpx.AsyncClient, settings: Settings) -
     column = (await client.get("/api/columns/123")).json()
     assert column == {"column": 123, "start_ms": 615000, "end_ms": 620000, "status": "open",
                       "open": None, "high": None, "low": None, "close": None, "ticks": 0}  # fmt: skip
-    assert code(await client.get("/api/columns/-1")) == (400, "bad_request")
+    assert error_code(await client.get("/api/columns/-1")) == (400, "bad_request")
     version = (await client.get("/api/version")).json()
     assert set(version) == {"version", "git_commit", "build_time", "python"}
     health = await client.get("/api/healthz")
@@ -145,8 +142,8 @@ async def test_public_endpoints(client: httpx.AsyncClient, settings: Settings) -
 
 
 async def test_unknown_paths_and_methods_answer_in_the_contracts_shape(client: httpx.AsyncClient) -> None:
-    assert code(await client.get("/api/nothing")) == (404, "not_found")
-    assert code(await client.delete("/api/grid")) == (405, "method_not_allowed")
+    assert error_code(await client.get("/api/nothing")) == (404, "not_found")
+    assert error_code(await client.delete("/api/grid")) == (405, "method_not_allowed")
 
 
 async def test_faucet_credits_once_per_ten_minutes(client: httpx.AsyncClient, settings: Settings) -> None:
@@ -156,9 +153,9 @@ async def test_faucet_credits_once_per_ten_minutes(client: httpx.AsyncClient, se
     assert first.status_code == 200, first.text
     assert first.json() == {"amount": settings.demo_faucet_cents, "balance": settings.demo_faucet_cents}
     second = await client.post("/api/demo/faucet", headers=me.headers())
-    assert code(second) == (429, "rate_limited")
+    assert error_code(second) == (429, "rate_limited")
     assert int(second.headers["Retry-After"]) > 500
-    assert code(await client.post("/api/demo/faucet")) == (401, "no_session")
+    assert error_code(await client.post("/api/demo/faucet")) == (401, "no_session")
 
 
 async def test_no_faucet_in_production(tmp_path, redis_url: str) -> None:  # type: ignore[no-untyped-def]
@@ -167,7 +164,10 @@ async def test_no_faucet_in_production(tmp_path, redis_url: str) -> None:  # typ
         async with httpx.AsyncClient(base_url=gateway.url) as client:
             me = Trader()
             await sign_in(client, settings, me)
-            assert code(await client.post("/api/demo/faucet", headers=me.headers())) == (404, "not_found")
+            assert error_code(await client.post("/api/demo/faucet", headers=me.headers())) == (
+                404,
+                "not_found",
+            )
 
 
 async def test_openapi_document_covers_the_contract(client: httpx.AsyncClient) -> None:
@@ -253,5 +253,5 @@ async def test_the_built_web_app_is_served_at_the_root_and_the_api_keeps_its_err
             assert (await client.get("/app.js")).text == "console.log('tap')"
             assert (await client.get("/api/healthz")).headers["content-type"] == "application/json"
             missing_api = await client.get("/api/nothing-here")
-            assert code(missing_api) == (404, "not_found")
-            assert code(await client.get("/nothing-here.js")) == (404, "not_found")
+            assert error_code(missing_api) == (404, "not_found")
+            assert error_code(await client.get("/nothing-here.js")) == (404, "not_found")
