@@ -12,5 +12,5 @@ for _ in $(seq 60); do grep -q "is running" "$data/run.log" && break; sleep 0.5;
 for rate in "$@"; do
     echo "=== POST /api/bets at $rate/s"
     .venv/bin/python -W ignore -m bench.loadgen --url "http://127.0.0.1:$port" --data-dir "$data" \
-        --rate "$rate" --duration 30 --users 800
+        --rate "$rate" --duration 30
 done

@@ -127,6 +127,12 @@ def wait_for_betting(url: str, timeout_s: float = 60.0) -> int:
     raise SystemExit("betting did not open: is the feed running?")
 
 
+def users_for_rate(rate: float) -> int:
+    """Each user bets on distinct cells near the price: NEAR_ROWS new cells a column, i.e. at most
+    NEAR_ROWS / column_seconds bets a second each (1.4 with the defaults); keep below that."""
+    return max(600, int(rate / 1.2) + 1)
+
+
 def plan_requests(
     traders: list[Trader],
     settings: Any,
@@ -279,7 +285,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("./data"))
     parser.add_argument("--rate", type=float, default=1000.0, help="requests per second")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds")
-    parser.add_argument("--users", type=int, default=600)
+    parser.add_argument(
+        "--users", type=int, default=0, help="wallets (default: enough for the rate, see users_for_rate)"
+    )
     parser.add_argument("--procs", type=int, default=2, help="loader processes")
     parser.add_argument("--connections", type=int, default=128, help="in total")
     parser.add_argument("--publish-market", action="store_true")
@@ -298,6 +306,7 @@ def main() -> None:
     price_cents = wait_for_betting(args.url)
 
     setup_started = time.time()
+    args.users = args.users or users_for_rate(args.rate)
     traders = asyncio.run(sign_in_all(args.url, settings, args.users))
     asyncio.run(fund_all(redis_url, traders))
     sign_s = args.rate * args.duration * 80e-6 + 3  # ~80 µs to sign and encode a request

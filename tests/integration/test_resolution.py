@@ -94,12 +94,20 @@ def test_a_column_resolves_pays_winners_and_tells_everyone(
     assert check_integrity(db.open_reader(settings.live_db_path)).ok
     assert (resolved_count("won") - won_before, resolved_count("lost") - lost_before) == (1, 1)
     # A dispute is settled from the log: each bet with its band, stake, multiplier and the column's range.
-    settled = [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"bet_settled"' in line]
-    mine = {line["address"]: line for line in settled}
-    assert mine[winner]["status"] == "won"
-    assert (mine[winner]["payout"], mine[winner]["multiplier_e4"]) == (8333, 33_333)
-    assert (mine[winner]["column_high"], mine[winner]["column_low"]) == (LOWER + 500, LOWER - 300)
-    assert (mine[loser]["cell"], mine[loser]["status"]) == (f"{COLUMN}:{ROW + 5}", "lost")
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"bets_settled"' in line]
+    [settled] = [line for line in lines if line["column"] == COLUMN]
+    assert (settled["column_high"], settled["column_low"]) == (LOWER + 500, LOWER - 300)
+    mine = {bet[1]: dict(zip(settled["fields"], bet, strict=True)) for bet in settled["bets"]}
+    assert (mine[winner]["status"], mine[winner]["payout"], mine[winner]["multiplier_e4"]) == (
+        "won",
+        8333,
+        33_333,
+    )
+    assert (mine[loser]["cell"], mine[loser]["status"], mine[loser]["payout"]) == (
+        f"{COLUMN}:{ROW + 5}",
+        "lost",
+        0,
+    )
 
     seen: list[object] = []
     deadline = time.monotonic() + 5

@@ -5,6 +5,7 @@ answers `GET /metrics` sums them all (obs.metrics); in one process (tests) the d
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
@@ -53,6 +54,9 @@ class RequestMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Labelled children looked up once: `.labels()` validates and locks on every call (hot path).
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,8 +76,15 @@ class RequestMetrics:
         finally:
             route = route_label(scope)
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            HTTP_REQUESTS_TOTAL.labels(method, route, str(status)).inc()
-            HTTP_REQUEST_DURATION_SECONDS.labels(route).observe(time.perf_counter() - started)
+            key = (method, route, status)
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = self._counters[key] = HTTP_REQUESTS_TOTAL.labels(method, route, str(status))
+            counter.inc()
+            timer = self._timers.get(route)
+            if timer is None:
+                timer = self._timers[route] = HTTP_REQUEST_DURATION_SECONDS.labels(route)
+            timer.observe(time.perf_counter() - started)
 
 
 async def metrics_endpoint(_request: Request) -> Response:

@@ -25,6 +25,9 @@ log = get_logger(__name__)
 
 BAR_RETENTION_S = 7 * 86_400
 COLUMNS_PER_ROUND_MAX = 50  # catching up after downtime never holds bets back for long
+# Settled bets per `bets_settled` log line: about 30 KB, under journald's line limit (48 KB).
+SETTLED_PER_LINE = 250
+SETTLED_FIELDS = ("bet_id", "address", "cell", "amount", "multiplier_e4", "status", "payout")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,17 +142,21 @@ _BAR_FIELDS = ("second", "open", "high", "low", "close", "count", "first_trade_i
 
 
 def _record_settlements(outcome: ColumnOutcome, events: list[UserEvent]) -> None:
-    """One log line per settled bet with what decided it (a dispute is answered from these and the
-    `column_resolved` line), and the outcome counts."""
+    """Every settled bet in the log with what decided it (a dispute is answered from these and the
+    `column_resolving` line), and the outcome counts. Compact lines of SETTLED_PER_LINE bets: a line per
+    bet would hold the ledger up for a noticeable time on a busy column (thousands of bets)."""
     outcomes: Counter[str] = Counter()
+    settled: list[tuple[str, str, str, int, int, str, int | None]] = []
     for event in events:
         bet = event.bet
         if event.type != "bet" or bet is None:
             continue
         outcomes[bet.status] += 1
-        log.info("bet_settled", bet_id=bet.bet_id, address=bet.address, cell=f"{bet.column}:{bet.row}",
-                 lower=bet.lower, upper=bet.upper, amount=bet.amount, multiplier_e4=bet.multiplier_e4,
-                 quote_id=bet.quote_id, status=bet.status, payout=bet.payout, column_high=outcome.high,
-                 column_low=outcome.low)  # fmt: skip
+        settled.append((bet.bet_id, bet.address, f"{bet.column}:{bet.row}", bet.amount, bet.multiplier_e4,
+                        bet.status, bet.payout))  # fmt: skip
+    for start in range(0, len(settled), SETTLED_PER_LINE):
+        log.info("bets_settled", column=outcome.column, status=outcome.status, column_high=outcome.high,
+                 column_low=outcome.low, fields=SETTLED_FIELDS,
+                 bets=settled[start : start + SETTLED_PER_LINE])  # fmt: skip
     for status, count in outcomes.items():
         BETS_RESOLVED_TOTAL.labels(outcome=status).inc(count)
