@@ -37,10 +37,20 @@ class ApiError(Exception):
         return error_response(self.status, self.code, self.message, self.retry_after_s)
 
 
+def error_body(code: str, message: str) -> bytes:
+    return _encoder.encode({"error": {"code": code, "message": message}})
+
+
+def retry_after(seconds: float) -> str:
+    """The `Retry-After` value: whole seconds, at least 1."""
+    return str(max(1, math.ceil(seconds)))
+
+
 def error_response(status: int, code: str, message: str, retry_after_s: float | None = None) -> Response:
-    headers = {"Retry-After": str(max(1, math.ceil(retry_after_s)))} if retry_after_s is not None else None
-    body = _encoder.encode({"error": {"code": code, "message": message}})
-    return Response(body, status_code=status, headers=headers, media_type="application/json")
+    headers = {"Retry-After": retry_after(retry_after_s)} if retry_after_s is not None else None
+    return Response(
+        error_body(code, message), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def bad_request(message: str) -> ApiError:

@@ -46,6 +46,8 @@ def run_worker(settings: Settings, worker: int) -> None:
         log_level="warning",
         backlog=LISTEN_BACKLOG,
         timeout_keep_alive=30,
+        # Client addresses are not used (nginx logs them): no proxy-header layer, less CPU per request.
+        proxy_headers=False,
     )
     log.info("gateway_worker_started", worker=worker, port=settings.port)
     uvicorn.Server(config).run(sockets=[sock])
