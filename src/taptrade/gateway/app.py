@@ -21,7 +21,7 @@ from taptrade.clock import Clock
 from taptrade.config import Settings
 from taptrade.gateway import account, openapi, public
 from taptrade.gateway.errors import ApiError, error_response
-from taptrade.gateway.fast_lane import FastLane
+from taptrade.gateway.fast_lane import BodyTooLarge, FastLane
 from taptrade.gateway.metrics import RequestMetrics, metrics_endpoint
 from taptrade.gateway.state import GatewayState
 from taptrade.obs.logging import get_logger
@@ -93,10 +93,6 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> Respons
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("request_failed", path=request.url.path, error=type(exc).__name__)
     return error_response(503, "unavailable", "temporarily unavailable; try again", 1.0)
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 class BodyLimit:

@@ -29,7 +29,7 @@ _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 class BodyTooLarge(Exception):
-    pass
+    """More body arrived than the limit allows (also used by the framework side's BodyLimit)."""
 
 
 class BadContentLength(Exception):
