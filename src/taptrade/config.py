@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # The gateway (DESIGN §4, §8).
     host: str = "127.0.0.1"
     gateway_workers: int = Field(default=2, ge=1, le=64)
+    # Bets one worker holds at once before it answers 503 `unavailable` with Retry-After instead of queueing
+    # (load shedding: beyond capacity a queue only turns into latency).
+    gateway_max_bets_in_flight: int = Field(default=512, ge=1, le=100_000)
     bet_rate_per_s: float = Field(default=10.0, gt=0)
     bet_burst: int = Field(default=20, ge=1)
     bet_timestamp_window_s: int = Field(default=30, ge=1)

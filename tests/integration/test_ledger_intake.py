@@ -152,3 +152,28 @@ def test_ledger_creates_its_group_from_the_start_of_an_existing_stream(settings:
 
     conn = db.open_reader(settings.live_db_path)
     assert conn.execute("SELECT balance_cents FROM users").fetchall() == [(700,)]
+
+
+async def test_the_intake_scripts_survive_redis_forgetting_them(settings: Settings) -> None:
+    """After a Redis restart (or SCRIPT FLUSH) the scripts are loaded again on first use; nothing fails."""
+    from taptrade.bus import IntakeClient, connect_async
+
+    client = connect_async(settings.resolved_redis_url())
+    intake = IntakeClient(client, intake_max_len=1000, reply_timeout_ms=5000)
+    await intake.start()
+    try:
+        with LedgerThread(settings):
+            assert (await intake.submit(deposit(address(31), 100))).ok
+            await client.script_flush()
+            assert not (await client.script_exists(_sha(bus.SUBMIT_LUA)))[0]
+            assert (await intake.submit(deposit(address(31), 200))).ok
+            assert (await client.script_exists(_sha(bus.SUBMIT_LUA)))[0]
+    finally:
+        await intake.close()
+        await client.aclose()
+
+
+def _sha(source: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()

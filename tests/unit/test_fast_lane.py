@@ -41,3 +41,19 @@ async def test_everything_else_goes_to_the_framework() -> None:
     async with lane_client(api) as client:
         assert (await client.get("/api/bets")).json() == {"from": "framework"}
         assert (await client.put("/api/bets")).status_code == 405
+
+
+async def test_beyond_its_in_flight_limit_a_worker_sheds_bets_with_503_and_retry_after() -> None:
+    from prometheus_client import REGISTRY
+
+    lane = FastLane(FastAPI(), 8192, max_in_flight=4)
+    shed_before = REGISTRY.get_sample_value("bets_placed_total", {"status": "shed"}) or 0.0
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=lane), base_url="http://t") as client:
+        await client.post("/api/bets", content=b"{}")  # fails inside (no gateway state) ...
+        assert lane.in_flight == 0  # ... and is no longer counted as in flight
+        lane.in_flight = 4  # four bets being handled
+        response = await client.post("/api/bets", content=b"{}")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "unavailable"
+    assert response.headers["retry-after"] == "1"
+    assert (REGISTRY.get_sample_value("bets_placed_total", {"status": "shed"}) or 0.0) == shed_before + 1

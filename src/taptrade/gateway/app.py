@@ -34,7 +34,7 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastLane:
     """The gateway's ASGI app: the bet lane in front of the FastAPI app (gateway.fast_lane)."""
-    return FastLane(create_api(settings, clock), BODY_MAX_BYTES)
+    return FastLane(create_api(settings, clock), BODY_MAX_BYTES, settings.gateway_max_bets_in_flight)
 
 
 def create_api(settings: Settings, clock: Clock | None = None) -> FastAPI:

@@ -5,7 +5,9 @@ A bet is the request that must be cheap (3,000 a second on a few cores), and the
 error and exception middleware, dependency scopes, routing, telemetry hooks) cost as much CPU per request
 as the handler's own Python. The lane does for this one route what those layers would: the 8 KiB body
 limit (by header and by counting), the error body of API.md for every refusal, 503 `unavailable` for
-anything unexpected (never a 500), and the request metrics.
+anything unexpected (never a 500), and the request metrics. It also sheds load: with `max_in_flight` bets
+already being handled, a new one is answered 503 `unavailable` with Retry-After at once, since beyond
+capacity a queue only turns into latency for everyone.
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ class BadContentLength(Exception):
 
 
 class FastLane:
-    def __init__(self, api: FastAPI, max_body_bytes: int) -> None:
+    def __init__(self, api: FastAPI, max_body_bytes: int, max_in_flight: int = 512) -> None:
         self.api = api
         self.max_body_bytes = max_body_bytes
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
         self._timer = HTTP_REQUEST_DURATION_SECONDS.labels(BET_PATH)
         self._counters: dict[int, Any] = {}
         self._outcomes: dict[str, Any] = {}
@@ -58,6 +62,12 @@ class FastLane:
     async def _bet(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         authorization: str | None = None
+        if self.in_flight >= self.max_in_flight:
+            status, answer, headers = _error(503, "unavailable", "too busy right now; try again", 1.0)
+            await self._answer(send, status, answer, headers)
+            self._count(status, "shed", time.perf_counter() - started)
+            return
+        self.in_flight += 1
         try:
             length = None
             for name, value in scope["headers"]:
@@ -85,10 +95,16 @@ class FastLane:
             log.exception("request_failed", path=BET_PATH, error=type(exc).__name__)
             status, answer, headers = _error(503, "unavailable", "temporarily unavailable; try again", 1.0)
             outcome = "unavailable"
+        finally:
+            self.in_flight -= 1
+        await self._answer(send, status, answer, headers)
+        self._count(status, outcome, time.perf_counter() - started)
+
+    @staticmethod
+    async def _answer(send: Send, status: int, answer: bytes, headers: list[tuple[bytes, bytes]]) -> None:
         await send({"type": "http.response.start", "status": status,
                     "headers": [*headers, (b"content-length", str(len(answer)).encode())]})  # fmt: skip
         await send({"type": "http.response.body", "body": answer})
-        self._count(status, outcome, time.perf_counter() - started)
 
     async def _body(self, receive: Receive, length: bytes | None) -> bytes:
         if length is not None:
