@@ -5,6 +5,14 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+
+def utc_day(ms: int) -> int:
+    """Days since 1970-01-01 UTC: the day a Unix time in milliseconds falls on."""
+    return ms // DAY_MS
+
 
 class Clock(Protocol):
     def now_ms(self) -> int:

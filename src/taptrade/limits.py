@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from taptrade.clock import DAY_MS, utc_day
 from taptrade.money import MAX_AMOUNT_CENTS
 
-DAY_MS = 86_400_000
 RAISE_DELAY_MS = DAY_MS
 MAX_PAUSE_MINUTES = 30 * 24 * 60
 MAX_LIMIT_CENTS = MAX_AMOUNT_CENTS
@@ -25,11 +25,6 @@ MAX_LIMIT_CENTS = MAX_AMOUNT_CENTS
 
 class LimitsError(ValueError):
     """A change the rules cannot take (out of range)."""
-
-
-def utc_day(ms: int) -> int:
-    """Days since 1970-01-01 UTC."""
-    return ms // DAY_MS
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,9 @@ import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-WEEK_MS = 7 * 86_400_000
+from taptrade.clock import DAY_MS
+
+WEEK_MS = 7 * DAY_MS
 _WEEK_NAME = re.compile(r"(\d{4})-W(\d{2})")
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from msgspec.structs import replace
 
-from taptrade.clock import ManualClock
+from taptrade.clock import DAY_MS, ManualClock, utc_day
 from taptrade.commands import Code, Deposit, SetLimits, Withdraw
 from taptrade.ledger import db
 from taptrade.ledger.integrity import check_integrity
 from taptrade.ledger.resolution import ColumnOutcome
 from taptrade.ledger.store import LedgerStore
-from taptrade.limits import DAY_MS, RAISE_DELAY_MS, utc_day
+from taptrade.limits import RAISE_DELAY_MS
 from tests.integration.test_ledger_store import FIRST_PLACEABLE, START_MS, new_store, place
 from tests.support import address
 

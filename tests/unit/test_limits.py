@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from taptrade.limits import (
-    DAY_MS,
-    MAX_PAUSE_MINUTES,
-    RAISE_DELAY_MS,
-    LimitsError,
-    LimitState,
-    utc_day,
-)
+from taptrade.clock import DAY_MS, utc_day
+from taptrade.limits import MAX_PAUSE_MINUTES, RAISE_DELAY_MS, LimitsError, LimitState
 
 NOW = 1_763_700_000_000  # 2025-11-21 04:40 UTC
 TODAY = utc_day(NOW)

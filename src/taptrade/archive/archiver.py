@@ -21,7 +21,7 @@ import msgspec
 
 from taptrade.archive.objectstore import ObjectStore, file_chunks, sha256_of
 from taptrade.archive.packing import ArchiveError, Packed, download_packed, upload_packed
-from taptrade.clock import Clock
+from taptrade.clock import DAY_MS, Clock
 from taptrade.ledger import db
 from taptrade.obs.logging import get_logger
 from taptrade.obs.metrics import write_job_metrics
@@ -30,7 +30,7 @@ from taptrade.weeks import is_week_name, local_weeks, week_file_path
 log = get_logger(__name__)
 
 ZSTD_LEVEL = 9
-RESTORED_KEEP_MS = 7 * 86_400_000
+RESTORED_KEEP_MS = 7 * DAY_MS
 
 
 class Manifest(msgspec.Struct, frozen=True):

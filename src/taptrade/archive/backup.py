@@ -26,7 +26,7 @@ import msgspec
 
 from taptrade.archive.objectstore import ObjectStore
 from taptrade.archive.packing import ArchiveError, Packed, download_packed, upload_packed
-from taptrade.clock import Clock
+from taptrade.clock import DAY_MS, HOUR_MS, Clock, utc_day
 from taptrade.ledger import db
 from taptrade.ledger.integrity import IntegrityReport, check_integrity
 from taptrade.obs.logging import get_logger
@@ -35,8 +35,6 @@ from taptrade.obs.metrics import write_job_metrics
 log = get_logger(__name__)
 
 ZSTD_LEVEL = 3  # hourly, so fast; the weeks kept for ever get level 9
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
 NAME_RE = re.compile(r"live-\d{8}T\d{6}Z")
 
 
@@ -68,7 +66,7 @@ def keep(names_by_ms: dict[str, int], now_ms: int, keep_hours: int, keep_days: i
     first_of_day: dict[int, tuple[int, str]] = {}
     for name, ms in names_by_ms.items():
         if now_ms - ms < keep_days * DAY_MS:
-            day = ms // DAY_MS
+            day = utc_day(ms)
             first_of_day[day] = min(first_of_day.get(day, (ms, name)), (ms, name))
     return kept | {name for _, name in first_of_day.values()}
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import msgspec
 
+from taptrade.clock import DAY_MS
 from taptrade.market import QuoteTable
 from taptrade.obs.logging import get_logger
 
@@ -52,7 +53,7 @@ class QuoteLog:
         self._day = day
         # Kept open for the day. Appending a new gzip member keeps what an earlier run wrote readable.
         self._file = gzip.GzipFile(self._directory / f"{day}.jsonl.gz", "ab")
-        cutoff = now_ms - self._retention_days * 86_400_000
+        cutoff = now_ms - self._retention_days * DAY_MS
         for old in self._directory.glob("*.jsonl.gz"):
             if old.name < f"{day_of(cutoff)}.jsonl.gz":
                 old.unlink()

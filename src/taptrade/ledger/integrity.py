@@ -21,8 +21,8 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from taptrade.clock import DAY_MS
 from taptrade.ledger import db
-from taptrade.limits import DAY_MS
 
 MAX_LISTED_PER_RULE = 100
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from taptrade.clock import Clock
+from taptrade.clock import Clock, utc_day
 from taptrade.commands import (
     Adjust,
     BetRecord,
@@ -37,7 +37,7 @@ from taptrade.commands import (
 )
 from taptrade.grid import GridSpec
 from taptrade.ledger.resolution import ColumnOutcome
-from taptrade.limits import LimitsError, LimitState, utc_day
+from taptrade.limits import LimitsError, LimitState
 from taptrade.money import MAX_AMOUNT_CENTS
 from taptrade.obs.logging import get_logger
 
