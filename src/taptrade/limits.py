@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from taptrade.clock import DAY_MS, utc_day
+from taptrade.commands import LimitsRecord
 from taptrade.money import MAX_AMOUNT_CENTS
 
 RAISE_DELAY_MS = DAY_MS
@@ -52,6 +53,17 @@ class LimitState:
 
     def paused_at(self, now_ms: int) -> bool:
         return self.paused_until_ms is not None and now_ms < self.paused_until_ms
+
+    def record(self, now_ms: int) -> LimitsRecord:
+        """The limits as they hold at `now_ms`, as the ledger and the API report them."""
+        settled = self.settled(now_ms)
+        return LimitsRecord(
+            daily_loss_limit=settled.limit,
+            loss_today=settled.loss_on(utc_day(now_ms)),
+            paused_until_ms=settled.paused_until_ms if settled.paused_at(now_ms) else None,
+            next_limit=settled.next_limit,
+            next_from_ms=settled.next_from_ms,
+        )
 
     def with_change(
         self, now_ms: int, *, set_limit: bool, limit: int | None, pause_minutes: int | None

@@ -34,7 +34,6 @@ from taptrade.gateway.schemas import (
 )
 from taptrade.gateway.sessions import Session
 from taptrade.gateway.state import GatewayState, bearer_token
-from taptrade.ledger.store import limits_record
 from taptrade.limits import LimitState
 
 router = APIRouter(prefix="/api")
@@ -117,7 +116,7 @@ async def me(state: State, session: CurrentSession) -> Response:
         address=session.address,
         balance=0 if account is None else account.balance,
         session_expires_ms=session.expires_ms,
-        limits=api_limits(limits_record(limit_state, state.clock.now_ms())),
+        limits=api_limits(limit_state.record(state.clock.now_ms())),
     )
     return json_response(answer.model_dump())
 

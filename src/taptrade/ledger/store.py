@@ -499,7 +499,7 @@ class LedgerStore:
         log.info("limits_set", address=cmd.address, daily_loss_limit=state.limit,
                  next_limit=state.next_limit, next_from_ms=state.next_from_ms,
                  paused_until_ms=state.paused_until_ms)  # fmt: skip
-        return Outcome(Code.OK, limits=limits_record(state, self._now_ms))
+        return Outcome(Code.OK, limits=state.record(self._now_ms))
 
     # --- deposits, withdrawals, adjustments ----------------------------------------------------
 
@@ -582,18 +582,6 @@ def limit_state(row: Sequence[object]) -> LimitState:
          "loss_day": day, "loss": loss},
         LimitState,
     )  # fmt: skip
-
-
-def limits_record(state: LimitState, now_ms: int) -> LimitsRecord:
-    """The limits as they hold at `now_ms`, as the ledger and the API report them."""
-    settled = state.settled(now_ms)
-    return LimitsRecord(
-        daily_loss_limit=settled.limit,
-        loss_today=settled.loss_on(utc_day(now_ms)),
-        paused_until_ms=settled.paused_until_ms if settled.paused_at(now_ms) else None,
-        next_limit=settled.next_limit,
-        next_from_ms=settled.next_from_ms,
-    )
 
 
 def _check_address(address: str) -> None:
