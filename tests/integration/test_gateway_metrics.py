@@ -52,6 +52,8 @@ async def test_requests_are_counted_by_route_template_status_and_bet_outcome(
     assert sample(after, counted, grid) - sample(before, counted, grid) == 3
     assert sample(after, counted, bet_by_id) - sample(before, counted, bet_by_id) == 2  # one label, two ids
     assert sample(after, counted, unmatched) - sample(before, counted, unmatched) == 1
+    bet_lane = {"method": "POST", "route": "/api/bets", "status": "400"}  # counted by the bet lane
+    assert sample(after, counted, bet_lane) - sample(before, counted, bet_lane) == 1
     refused = {"status": "bad_request"}
     assert sample(after, "bets_placed_total", refused) - sample(before, "bets_placed_total", refused) == 1
     timed = "http_request_duration_seconds_count"

@@ -20,7 +20,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from taptrade.gateway.bets import place_bet
 from taptrade.gateway.errors import ApiError, error_body, retry_after
-from taptrade.gateway.metrics import BETS_PLACED_TOTAL, HTTP_REQUEST_DURATION_SECONDS, HTTP_REQUESTS_TOTAL
+from taptrade.gateway.metrics import BETS_PLACED_TOTAL, RequestRecorder
 from taptrade.gateway.state import GatewayState
 from taptrade.obs.logging import get_logger
 
@@ -44,8 +44,7 @@ class FastLane:
         self.max_body_bytes = max_body_bytes
         self.max_in_flight = max_in_flight
         self.in_flight = 0
-        self._timer = HTTP_REQUEST_DURATION_SECONDS.labels(BET_PATH)
-        self._counters: dict[int, Any] = {}
+        self._requests = RequestRecorder()
         self._outcomes: dict[str, Any] = {}
 
     @property
@@ -128,11 +127,7 @@ class FastLane:
         return b"".join(chunks)
 
     def _count(self, status: int, outcome: str, seconds: float) -> None:
-        counter = self._counters.get(status)
-        if counter is None:
-            counter = self._counters[status] = HTTP_REQUESTS_TOTAL.labels("POST", BET_PATH, str(status))
-        counter.inc()
-        self._timer.observe(seconds)
+        self._requests.record("POST", BET_PATH, status, seconds)
         placed = self._outcomes.get(outcome)
         if placed is None:
             placed = self._outcomes[outcome] = BETS_PLACED_TOTAL.labels(outcome)

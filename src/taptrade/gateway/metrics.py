@@ -49,14 +49,33 @@ def route_label(scope: Scope) -> str:
     return path or "/"  # the web app's mount at the root has an empty path
 
 
+class RequestRecorder:
+    """Counts and times answered HTTP requests. Labelled children are looked up once: `.labels()`
+    validates and locks on every call, which the hot path should not pay."""
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[str, Any] = {}
+
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = HTTP_REQUESTS_TOTAL.labels(method, route, str(status))
+        counter.inc()
+        timer = self._timers.get(route)
+        if timer is None:
+            timer = self._timers[route] = HTTP_REQUEST_DURATION_SECONDS.labels(route)
+        timer.observe(seconds)
+
+
 class RequestMetrics:
-    """Counts and times every HTTP request (WebSockets are counted by the hub)."""
+    """Counts and times every HTTP request that reaches the framework (WebSockets are counted by the hub;
+    bets by the bet lane, with the same recorder)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # Labelled children looked up once: `.labels()` validates and locks on every call (hot path).
-        self._counters: dict[tuple[str, str, int], Any] = {}
-        self._timers: dict[str, Any] = {}
+        self._recorder = RequestRecorder()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,17 +93,8 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, watched)
         finally:
-            route = route_label(scope)
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            key = (method, route, status)
-            counter = self._counters.get(key)
-            if counter is None:
-                counter = self._counters[key] = HTTP_REQUESTS_TOTAL.labels(method, route, str(status))
-            counter.inc()
-            timer = self._timers.get(route)
-            if timer is None:
-                timer = self._timers[route] = HTTP_REQUEST_DURATION_SECONDS.labels(route)
-            timer.observe(time.perf_counter() - started)
+            self._recorder.record(method, route_label(scope), status, time.perf_counter() - started)
 
 
 async def metrics_endpoint(_request: Request) -> Response:
