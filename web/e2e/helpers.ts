@@ -69,26 +69,34 @@ export function dollars(cents: number): string {
 }
 
 /**
- * Bet on an open cell by `act` (a click or a tap) and wait for the server's answer. The market moves
- * while the test runs: a quote that moved more than the 2 % the app allows is a correct refusal
- * (`multiplier_moved`), so such a cell is given up and another one tried; any other refusal fails.
+ * Tap (or click) an open cell with `act` and wait for the server's answer to the bet, expecting `want`
+ * (an HTTP status, or an API error code). The market moves while the test runs: a quote that moved more
+ * than the 2 % the app allows is a correct refusal (`multiplier_moved`), so such a cell is given up and
+ * another one tried; any other answer than the one wanted fails, with the answers seen.
  */
-export async function betOnOpenCell(
+export async function answerToTap(
   page: Page,
   act: (cell: Locator) => Promise<void>,
+  want: number | string,
   leadMs = 4000,
 ): Promise<{ id: string; cell: Locator }> {
-  const refusals: string[] = [];
+  const seen: string[] = [];
   for (let attempt = 0; attempt < 4; attempt += 1) {
     const picked = await pickOpenCell(page, leadMs);
     const answer = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/bets' && r.request().method() === 'POST');
     await act(picked.cell);
     const response = await answer;
-    if (response.status() === 201) return picked;
     const body = await response.text();
-    refusals.push(`${picked.id}: ${response.status()} ${body}`);
+    const wanted = typeof want === 'number' ? response.status() === want : body.includes(`"code":"${want}"`);
+    if (wanted) return picked;
+    seen.push(`${picked.id}: ${response.status()} ${body}`);
     if (!body.includes('"multiplier_moved"')) break;
     await expect(picked.cell).not.toHaveAttribute('data-state', 'rejected', { timeout: 5000 });
   }
-  throw new Error(`no bet was placed: ${refusals.join('; ')}`);
+  throw new Error(`no answer ${want}: ${seen.join('; ')}`);
+}
+
+/** Bet on an open cell by `act` until one is confirmed (201); see answerToTap. */
+export function betOnOpenCell(page: Page, act: (cell: Locator) => Promise<void>, leadMs = 4000): Promise<{ id: string; cell: Locator }> {
+  return answerToTap(page, act, 201, leadMs);
 }

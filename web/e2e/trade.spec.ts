@@ -5,7 +5,7 @@
  */
 import { copyFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { betOnOpenCell, dollars, pickOpenCell, recordStates, signIn, statesOf } from './helpers';
+import { answerToTap, betOnOpenCell, dollars, pickOpenCell, recordStates, signIn, statesOf } from './helpers';
 
 test('tap to bet: pending, confirmed, then won or lost with the balance updated', async ({ page }, testInfo) => {
   await signIn(page, { faucet: false });
@@ -136,8 +136,7 @@ test('responsible play: a daily loss limit shows its room and refuses the stake 
   await expect(page.getByTestId('loss-room')).toHaveText('$5.00');
 
   await page.getByTestId('stake-1000').click();
-  const { cell } = await pickOpenCell(page);
-  await cell.click({ force: true });
+  await answerToTap(page, (c) => c.click({ force: true }), 'loss_limit');
   await expect(page.getByRole('alert').filter({ hasText: 'Daily loss limit reached' })).toBeVisible();
   await expect(page.getByTestId('balance')).toHaveText('$100.00');
 
