@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TAPTRADE_DATA_DIR ?= ./data
 TAPTRADE_PORT ?= 8000
 
-.PHONY: run test lint typecheck security system-deps web web-test e2e bench-ledger bench-gateway clean
+.PHONY: run test lint typecheck security system-deps web web-test e2e bench bench-ledger bench-gateway bench-soak bench-ws clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -65,14 +65,26 @@ typecheck: $(STAMP)
 security: $(STAMP)
 	$(BIN)/bandit -c pyproject.toml -q -r src -ll
 
+# Benchmarks (docs/benchmarks.md): not part of `make test`, which runs a 10-second smoke of the load generator.
+bench: bench-ledger bench-gateway bench-ws
+
 bench-ledger: $(STAMP)
 	$(BIN)/python bench/ledger_bench.py
 
-# Starts `taptrade run` in a scratch data dir, loads POST /api/bets at BENCH_RATES, stops it.
-BENCH_RATES ?= 1000 2000 3000
+# Each starts `taptrade run` in a scratch data dir with its defaults, loads it, checks every confirmed bet
+# is stored once and integrity holds, and stops it.
+BENCH_RATES ?= 1500 2000 3000
 BENCH_PORT ?= 8199
 bench-gateway: $(STAMP)
-	bench/gateway.sh $(BENCH_PORT) $(BENCH_RATES)
+	bench/gateway.sh $(BENCH_PORT) $(foreach rate,$(BENCH_RATES),"--scenario bets --rate $(rate)") \
+		"--scenario mixed --rate 2000" "--scenario ceiling --duration 10" "--scenario spike --rate 5000"
+
+bench-soak: $(STAMP)
+	bench/gateway.sh $(BENCH_PORT) "--scenario soak --rate 1000 --duration 1800"
+
+BENCH_WS_CLIENTS ?= 2000 5000
+bench-ws: $(STAMP)
+	bench/ws_fanout.sh $(BENCH_PORT) $(BENCH_WS_CLIENTS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .coverage .coverage.*

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Gateway benchmark: `taptrade run` (defaults: 2 gateway workers, ledger, simulated feed, private Redis) in
-# a scratch data dir, then the open-loop load generator at each rate for 30 s. Usage: bench/gateway.sh PORT RATE...
+# Gateway benchmarks: `taptrade run` with its defaults (gateway workers, ledger, simulated feed, private
+# Redis) in a scratch data dir, then one load-generator run per argument, each a string of bench.loadgen
+# options. Usage: bench/gateway.sh PORT "--scenario bets --rate 1500" "--scenario mixed --rate 2000" ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=$1; shift
@@ -9,8 +10,13 @@ TAPTRADE_LEDGER_METRICS_PORT=0 TAPTRADE_FEED_METRICS_PORT=0 .venv/bin/taptrade r
 runner=$!
 trap 'kill -INT $runner; wait $runner; rm -rf "$data"' EXIT
 for _ in $(seq 60); do grep -q "is running" "$data/run.log" && break; sleep 0.5; done
-for rate in "$@"; do
-    echo "=== POST /api/bets at $rate/s"
-    .venv/bin/python -W ignore -m bench.loadgen --url "http://127.0.0.1:$port" --data-dir "$data" \
-        --rate "$rate" --duration 30
+status=0
+for run in "$@"; do
+    echo "=== bench.loadgen $run"
+    # shellcheck disable=SC2086  # each argument is a list of options
+    .venv/bin/python -W ignore -m bench.loadgen --url "http://127.0.0.1:$port" --data-dir "$data" $run || status=1
 done
+if grep -q '"level": *"error"\|Traceback' "$data/run.log"; then
+    echo "server log has errors:"; grep -m 20 '"level": *"error"\|Traceback' "$data/run.log"; status=1
+fi
+exit $status

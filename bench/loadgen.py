@@ -1,21 +1,33 @@
-"""Open-loop load generator for `POST /api/bets`.
+"""Open-loop load generator for the gateway: bets, bets with reads, a spike, a soak, and the stack's ceiling.
 
-Requests leave at a constant arrival rate whatever the server does, and each latency is measured from the
+Requests leave at their scheduled times whatever the server does, and each latency is measured from the
 request's *intended* send time, so a stalled server shows up as latency (no coordinated omission).
 
-    .venv/bin/python -m bench.loadgen --url http://127.0.0.1:8000 --data-dir ./data --rate 1000 --duration 30
+    .venv/bin/python -m bench.loadgen --url http://127.0.0.1:8000 --data-dir ./data --scenario bets \
+        --rate 3000
 
-Setup, not timed: `--users` wallets sign in with real SIWE messages and P-256 session keys, are funded
-through the ledger's intake, and every bet of the run is signed in advance (session-key path). With
-`--publish-market` the loader publishes a static quote table and a healthy feed status itself (for a
-system without a price feed); otherwise it waits until the live feed has opened betting and signs its
-bets on the rows around the current price. The run is spread over `--procs` loader processes, none of
-them the server's; each keeps `--connections / --procs` keep-alive connections and speaks raw HTTP/1.1
-to stay cheap.
+Scenarios (`--scenario`):
+- `bets`: `POST /api/bets` at `--rate` for `--duration` s, after `--warmup` s at the same rate that is sent
+  and checked but not in the figures;
+- `mixed`: the same with every other request a read (`/api/price`, `/api/bets`, `/api/me`), `--rate` in all;
+- `spike`: from 0 to `--rate` in 10 s, held 10 s, then 1,000/s for 20 s to show the recovery;
+- `soak`: `--rate` for `--duration` s with bets signed as they are sent (a 30-minute run would not fit in
+  memory pre-signed, and the price wanders off the rows it started at), sampling the server's processes
+  every 30 s: memory, file descriptors, threads and the gateway's asyncio tasks, first and last value and
+  the slope per hour over the run's second half (pools fill up in the first minutes by design);
+- `ceiling`: closed loop (each connection sends again as soon as it is answered) on `GET /api/version` for
+  `--duration` s, then on bets: the bet path's throughput as a fraction of the same server's empty endpoint.
 
-Reports: achieved rate, latency percentiles, answers by status and error code, how the gateway workers
-shared the connections, then checks that every confirmed bet is in the database exactly once and that
-integrity holds.
+Setup, not timed: wallets sign in with real SIWE messages and P-256 session keys, are funded through the
+ledger's intake, and (except in the soak) every bet is signed in advance. With `--publish-market` the loader
+publishes a static quote table itself (for a system without a price feed); otherwise it waits until the
+live feed has opened betting and bets on the rows around the price. The run is spread over `--procs`
+loader processes, none of them the server's, each with `--connections / --procs` keep-alive connections
+speaking raw HTTP/1.1 to stay cheap.
+
+Reports: per phase and kind, achieved rate and latency percentiles; answers by status and error code (503s
+noted with their Retry-After); the server's CPU per request by role; then checks that every confirmed bet
+is in the database exactly once and that integrity holds. The last line is `check=ok` or `check=FAILED`.
 """
 
 from __future__ import annotations
@@ -26,7 +38,6 @@ import json
 import multiprocessing
 import os
 import statistics
-import subprocess
 import threading
 import time
 import uuid
@@ -37,40 +48,60 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from tests.gateway_support import QUOTE_ROWS, Trader, bet_body, publish_market
+from prometheus_client.parser import text_string_to_metric_families
+from tests.gateway_support import QUOTE_ROWS, Trader, publish_market
 
+from bench import processes
+from bench.schedule import Arrival, Phase, arrivals, constant, spike
+from bench.traffic import NEAR_ROWS, Traffic, users_for_rate
 from taptrade.bus import IntakeClient, connect_async
 from taptrade.commands import Deposit
 from taptrade.config import load_settings
 from taptrade.ledger import db
 from taptrade.ledger.integrity import check_integrity
+from taptrade.obs.heap import freeze_startup_heap
 
-STAKE_CENTS = 100
 FUND_CENTS = 100_000_000
-AHEAD_COLUMNS = (3, 4, 5, 6, 7, 8)
 RESPONSE_TIMEOUT_S = 10.0
-NEAR_ROWS = 7  # the price's row and three either side
+SIGN_S_PER_BET = 80e-6  # to sign and encode one bet, for the setup's schedule
+SOAK_SAMPLE_S = 30.0
+CEILING_BETS_PER_S = 4000  # bets signed per second of the closed loop: more than the path can take
+CEILING_EMPTY_PER_S = 10000
 
 
 @dataclass
-class Plan:
-    """One loader process's share: when each request is due and its bytes."""
+class Job:
+    """One request of one loader process: when it is due (epoch seconds), which phase and kind, whose."""
 
-    start_s: float
-    due_s: list[float] = field(default_factory=list)
-    requests: list[bytes] = field(default_factory=list)
+    due_s: float
+    phase: str
+    kind: str  # "bet", "read" or "version"
+    user: int
+    request: bytes | None = None  # signed in advance, or built when it is due (soak)
 
 
 @dataclass
 class Results:
-    latencies_ms: list[float] = field(default_factory=list)
+    latencies_ms: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     answers: Counter[str] = field(default_factory=Counter)
     confirmed: list[str] = field(default_factory=list)
-    last_done_s: float = 0.0
+    last_done_s: dict[str, float] = field(default_factory=dict)
+    cpu_s: float = 0.0
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+def kinds_for(scenario: str, count: int) -> list[str]:
+    if scenario == "mixed":
+        return ["bet" if n % 2 == 0 else "read" for n in range(count)]
+    return ["bet"] * count
+
+
+def phases_for(args: argparse.Namespace) -> list[Phase]:
+    if args.scenario == "spike":
+        return spike(args.rate, ramp_s=10, hold_s=10, after_rate=1000, after_s=20)
+    phases = [constant("measure", args.duration, args.rate)]
+    if args.warmup > 0 and args.scenario in ("bets", "mixed"):
+        phases.insert(0, constant("warmup", args.warmup, args.rate))
+    return phases
 
 
 # --- setup -----------------------------------------------------------------------------------------
@@ -127,123 +158,176 @@ def wait_for_betting(url: str, timeout_s: float = 60.0) -> int:
     raise SystemExit("betting did not open: is the feed running?")
 
 
-def users_for_rate(rate: float) -> int:
-    """Each user bets on distinct cells near the price: NEAR_ROWS new cells a column, i.e. at most
-    NEAR_ROWS / column_seconds bets a second each (1.4 with the defaults); keep below that."""
-    return max(600, int(rate / 1.2) + 1)
-
-
-def plan_requests(
-    traders: list[Trader],
-    settings: Any,
-    host: str,
-    rate: float,
-    duration_s: float,
-    start_s: float,
-    procs: int,
-    price_cents: int,
-    rows: int,
-) -> list[Plan]:
-    """Every bet of the run, signed now for its due time: a placeable cell that user has not used yet,
-    in the rows around the price (which the feed keeps quoting while the price wanders a few rows)."""
-    plans = [Plan(start_s) for _ in range(procs)]
-    used: set[tuple[int, int, int]] = set()
-    column_ms = settings.column_seconds * 1000
-    base_row = price_cents // settings.row_cents - rows // 2
-    total = int(rate * duration_s)
-    for n in range(total):
-        due = start_s + n / rate
-        user = n % len(traders)
-        trader = traders[user]
-        current = int(due * 1000) // column_ms
-        cell = next(
-            (current + a, base_row + r)
-            for r in range(rows)
-            for a in AHEAD_COLUMNS
-            if (user, current + a, base_row + r) not in used
-        )
-        used.add((user, *cell))
-        body = bet_body(trader, settings, column=cell[0], row=cell[1], amount=STAKE_CENTS, timestamp=int(due))
-        payload = json.dumps(body, separators=(",", ":")).encode()
-        head = (
-            f"POST /api/bets HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer {trader.token}\r\nContent-Length: {len(payload)}\r\n\r\n"
-        ).encode()
-        plan = plans[user % procs]
-        plan.due_s.append(due)
-        plan.requests.append(head + payload)
+def plan_jobs(
+    schedule: list[Arrival], kinds: list[str], start_s: float, users: int, procs: int
+) -> list[list[Job]]:
+    """Each loader process's jobs: users are split among processes, so each signs for its own."""
+    plans: list[list[Job]] = [[] for _ in range(procs)]
+    bets = 0
+    for arrival, kind in zip(schedule, kinds, strict=True):
+        user = bets % users
+        bets += kind == "bet"
+        plans[user % procs].append(Job(start_s + arrival.due_s, arrival.phase, kind, user))
     return plans
+
+
+def build_request(traffic: Traffic, job: Job) -> bytes:
+    if job.kind == "bet":
+        return traffic.bet(job.user, job.due_s)
+    if job.kind == "read":
+        return traffic.read(job.user)
+    return traffic.version()
 
 
 # --- the run (one loader process) --------------------------------------------------------------------
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """Status, body, and whether a Retry-After header came with it."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     status = int(lines[0].split(b" ", 2)[1])
-    length = 0
+    length, retry_after = 0, False
     for line in lines[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        name = name.strip().lower()
+        if name == b"content-length":
             length = int(value)
+        elif name == b"retry-after":
+            retry_after = True
     body = await reader.readexactly(length) if length else b""
-    return status, body
+    return status, body, retry_after
 
 
-async def _run(plan: Plan, host: str, port: int, connections: int) -> Results:
+def _record(results: Results, job: Job, status: int, body: bytes, retry_after: bool, done: float) -> None:
+    results.latencies_ms.setdefault((job.phase, job.kind), []).append((done - job.due_s) * 1000)
+    results.last_done_s[job.phase] = max(results.last_done_s.get(job.phase, 0.0), done)
+    if status in (200, 201):
+        results.answers[f"{job.phase} {job.kind} {status}"] += 1
+        if job.kind == "bet":
+            results.confirmed.append(json.loads(body)["bet"]["bet_id"])
+        return
+    code = json.loads(body)["error"]["code"] if body.startswith(b"{") else "?"
+    note = " retry-after" if retry_after else ""
+    results.answers[f"{job.phase} {job.kind} {status} {code}{note}"] += 1
+
+
+async def _follow_price(traffic: Traffic, host: str, port: int, stop: asyncio.Event) -> None:
+    """Keep the traffic's price current, so bets signed as they are sent stay on quoted rows."""
+    reader, writer = await asyncio.open_connection(host, port)
+    request = f"GET /api/price HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    try:
+        while not stop.is_set():
+            writer.write(request)
+            status, body, _ = await _read_response(reader)
+            if status == 200:
+                traffic.price_cents = json.loads(body)["price"]
+            await asyncio.sleep(1.0)
+    finally:
+        writer.close()
+
+
+async def _run(jobs: list[Job], traffic: Traffic, host: str, port: int, connections: int) -> Results:
     results = Results()
-    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+    queue: asyncio.Queue[Job] = asyncio.Queue()
 
     async def connection() -> None:
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while True:
-                due, request = await queue.get()
-                writer.write(request)
+                job = await queue.get()
+                writer.write(job.request or build_request(traffic, job))
                 try:
-                    status, body = await asyncio.wait_for(_read_response(reader), RESPONSE_TIMEOUT_S)
+                    status, body, retry_after = await asyncio.wait_for(
+                        _read_response(reader), RESPONSE_TIMEOUT_S
+                    )
                 except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-                    results.answers["timeout_or_closed"] += 1
+                    results.answers[f"{job.phase} {job.kind} timeout_or_closed"] += 1
                     writer.close()
                     reader, writer = await asyncio.open_connection(host, port)
+                    queue.task_done()
                     continue
-                done = time.time()
-                results.latencies_ms.append((done - due) * 1000)
-                results.last_done_s = done
-                if status in (200, 201):
-                    results.answers[str(status)] += 1
-                    results.confirmed.append(json.loads(body)["bet"]["bet_id"])
-                else:
-                    code = json.loads(body)["error"]["code"] if body.startswith(b"{") else "?"
-                    results.answers[f"{status} {code}"] += 1
+                _record(results, job, status, body, retry_after, time.time())
                 queue.task_done()
         finally:
             writer.close()
 
+    stop = asyncio.Event()
+    follower = asyncio.create_task(_follow_price(traffic, host, port, stop))
     workers = [asyncio.create_task(connection()) for _ in range(connections)]
-    await asyncio.sleep(max(0.0, plan.start_s - time.time()))
-    for due, request in zip(plan.due_s, plan.requests, strict=True):
-        delay = due - time.time()
+    for job in jobs:
+        delay = job.due_s - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        queue.put_nowait((due, request))  # open loop: it leaves on time even if every connection is busy
+        queue.put_nowait(job)  # open loop: it leaves on time even if every connection is busy
     await queue.join()
-    for worker in workers:
-        worker.cancel()
+    stop.set()
+    for task in (*workers, follower):
+        task.cancel()
     return results
 
 
-def loader_process(plan: Plan, host: str, port: int, connections: int, out: Any) -> None:
+async def _closed_loop(jobs: list[Job], host: str, port: int, connections: int, until_s: float) -> Results:
+    """Send the next job as soon as a connection is free, until `until_s`: throughput, not latency."""
+    results = Results()
+    pending = iter(jobs)
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            for job in pending:
+                if time.time() >= until_s:
+                    return
+                writer.write(job.request or b"")
+                status, body, retry_after = await _read_response(reader)
+                done = time.time()
+                job.due_s = done  # latency is not measured in a closed loop
+                _record(results, job, status, body, retry_after, done)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    return results
+
+
+def loader_process(
+    jobs: list[Job], traffic: Traffic, host: str, port: int, connections: int, mode: str, out: Any
+) -> None:
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    results = asyncio.run(_run(plan, host, port, connections))
+    freeze_startup_heap()  # the loader's own collections would show up as the server's latency
+    started = processes.own_cpu_s()
+    if mode == "closed":
+        until = max(job.due_s for job in jobs)
+        results = asyncio.run(_closed_loop(jobs, host, port, connections, until))
+    else:
+        results = asyncio.run(_run(jobs, traffic, host, port, connections))
+    results.cpu_s = processes.own_cpu_s() - started
     out.send(results)
     out.close()
+
+
+def run_loaders(
+    plans: list[list[Job]], traffics: list[Traffic], host: str, port: int, connections: int, mode: str
+) -> list[Results]:
+    context = multiprocessing.get_context("fork")
+    pipes, procs = [], []
+    for jobs, traffic in zip(plans, traffics, strict=True):
+        receiver, sender = context.Pipe(duplex=False)
+        proc = context.Process(
+            target=loader_process, args=(jobs, traffic, host, port, connections // len(plans), mode, sender)
+        )
+        proc.start()
+        pipes.append(receiver)
+        procs.append(proc)
+    results = [pipe.recv() for pipe in pipes]
+    for proc in procs:
+        proc.join()
+    return results
 
 
 # --- report --------------------------------------------------------------------------------------------
@@ -254,45 +338,129 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
-def worker_connections(port: int) -> dict[int, int]:
-    """Established connections per gateway process on `port` (from `ss`): how evenly workers share."""
-    out = subprocess.run(
-        ["ss", "-Htnp", "state", "established", f"( sport = :{port} )"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    per_pid: Counter[int] = Counter()
-    for line in out.splitlines():
-        if "pid=" in line:
-            per_pid[int(line.split("pid=", 1)[1].split(",", 1)[0])] += 1
-    return dict(per_pid)
+def latency_lines(results: list[Results], phases: list[Phase], start_s: float) -> list[str]:
+    lines = []
+    phase_start = start_s
+    for phase in phases:
+        kinds = sorted({kind for r in results for (p, kind) in r.latencies_ms if p == phase.name})
+        ends = [r.last_done_s[phase.name] for r in results if phase.name in r.last_done_s]
+        elapsed = max(max(ends, default=phase_start) - phase_start, phase.seconds)
+        for kind in kinds:
+            values = [x for r in results for x in r.latencies_ms.get((phase.name, kind), [])]
+            lines.append(
+                f"phase={phase.name} kind={kind} target_rate={phase.end_rate:.0f}/s "
+                f"achieved_rate={len(values) / elapsed:.0f}/s answered={len(values)} latency_ms "
+                + " ".join(f"p{int(p * 100)}={percentile(values, p):.1f}" for p in (0.5, 0.95, 0.99))
+                + f" max={max(values):.1f} mean={statistics.fmean(values):.1f}"
+            )
+        phase_start += phase.seconds
+    return lines
 
 
-def verify(data_dir: Path, confirmed: list[str]) -> str:
+def cpu_line(before: processes.Sample, after: processes.Sample, requests: int, loader_cpu_s: float) -> str:
+    per_role = processes.cpu_ms_per_request(before, after, requests)
+    per_role["loader"] = loader_cpu_s * 1000 / max(requests, 1)
+    elapsed = after.at_s - before.at_s
+    busy = sum(per_role.values()) * requests / 1000 / elapsed
+    return (
+        "cpu_ms_per_request "
+        + " ".join(f"{role}={ms:.3f}" for role, ms in per_role.items() if ms > 0.0005)
+        + f" cores_busy={busy:.2f}"
+    )
+
+
+def half_slope(hours: list[float], values: list[float]) -> float:
+    """The least-squares slope over the second half of the run: pools and caches fill up in the first
+    minutes by design; what still grows after that is a leak."""
+    half = len(hours) // 2
+    return statistics.linear_regression(hours[half:], values[half:]).slope
+
+
+def slope_lines(samples: list[processes.Sample]) -> list[str]:
+    """Per role, resident memory, file descriptors and threads: first and last, and the slope per hour."""
+    if len(samples) < 6:
+        return ["slopes: too few samples"]
+    lines = []
+    roles = sorted({role for s in samples for role in s.by_role()})
+    hours = [(s.at_s - samples[0].at_s) / 3600 for s in samples]
+    for role in roles:
+        series = {
+            "rss_mb": [sum(p.rss_bytes for p in s.by_role().get(role, [])) / 2**20 for s in samples],
+            "fds": [float(sum(p.fds for p in s.by_role().get(role, []))) for s in samples],
+            "threads": [float(sum(p.threads for p in s.by_role().get(role, []))) for s in samples],
+        }
+        parts = []
+        for name, values in series.items():
+            slope = half_slope(hours, values)
+            parts.append(f"{name}={values[0]:.0f}->{values[-1]:.0f} ({slope:+.1f}/h)")
+        lines.append(f"slope role={role} " + " ".join(parts))
+    return lines
+
+
+def verify(data_dir: Path, confirmed: list[str]) -> tuple[bool, str]:
     conn = db.open_reader(data_dir / "live.db")
     stored = Counter(row[0] for row in conn.execute("SELECT lower(hex(bet_id)) FROM bets"))
     missing = [b for b in confirmed if stored[b.replace("-", "")] != 1]
     report = check_integrity(conn)
-    return f"confirmed_in_db_once={len(confirmed) - len(missing)}/{len(confirmed)} integrity_ok={report.ok}"
+    ok = not missing and report.ok
+    return (
+        ok,
+        f"confirmed_in_db_once={len(confirmed) - len(missing)}/{len(confirmed)} integrity_ok={report.ok}",
+    )
 
 
-def main() -> None:
+class Sampler(threading.Thread):
+    """Samples the server's processes at the given moments (epoch seconds)."""
+
+    def __init__(self, pids: list[int], moments: list[float], metrics_url: str) -> None:
+        super().__init__(daemon=True)
+        self.pids, self.moments, self.metrics_url = pids, moments, metrics_url
+        self.samples: list[processes.Sample] = []
+        self.tasks: list[float] = []  # the gateway's live asyncio tasks, summed over workers
+
+    def run(self) -> None:
+        for moment in self.moments:
+            time.sleep(max(0.0, moment - time.time()))
+            self.samples.append(processes.sample(self.pids))
+            self.tasks.append(gateway_tasks(self.metrics_url))
+
+
+def gateway_tasks(metrics_url: str) -> float:
+    text = httpx.get(metrics_url, timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "gateway_asyncio_tasks":
+                return float(sample.value)
+    return float("nan")
+
+
+# --- main ------------------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--data-dir", type=Path, default=Path("./data"))
-    parser.add_argument("--rate", type=float, default=1000.0, help="requests per second")
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds")
-    parser.add_argument(
-        "--users", type=int, default=0, help="wallets (default: enough for the rate, see users_for_rate)"
-    )
+    parser.add_argument("--scenario", choices=("bets", "mixed", "spike", "soak", "ceiling"), default="bets")
+    parser.add_argument("--rate", type=float, default=1000.0, help="requests per second (the spike's peak)")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds measured")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds sent before the measured ones")
+    parser.add_argument("--users", type=int, default=0, help="wallets (default: enough for the rate)")
     parser.add_argument("--procs", type=int, default=2, help="loader processes")
-    parser.add_argument("--connections", type=int, default=128, help="in total")
+    parser.add_argument(
+        "--connections", type=int, default=0, help="in total (default: 2,000 in the spike, 128 else)"
+    )
     parser.add_argument("--publish-market", action="store_true")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def main() -> None:
+    args = parse_args()
+    # Through nginx every trader has a connection, so a spike brings thousands; a steady load is carried by
+    # a pool of keep-alive connections such as a proxy's.
+    args.connections = args.connections or (2000 if args.scenario == "spike" else 128)
     parsed = urlparse(args.url)
     host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
     settings = load_settings(data_dir=args.data_dir, port=port)
@@ -306,52 +474,118 @@ def main() -> None:
     price_cents = wait_for_betting(args.url)
 
     setup_started = time.time()
-    args.users = args.users or users_for_rate(args.rate)
+    phases = phases_for(args)
+    peak = max(max(p.start_rate, p.end_rate) for p in phases)
+    if args.scenario == "ceiling":
+        peak = CEILING_BETS_PER_S
+    args.users = args.users or users_for_rate(peak, settings.column_seconds)
     traders = asyncio.run(sign_in_all(args.url, settings, args.users))
     asyncio.run(fund_all(redis_url, traders))
-    sign_s = args.rate * args.duration * 80e-6 + 3  # ~80 µs to sign and encode a request
-    start_s = time.time() + sign_s
-    # With a live feed only the rows near the price are surely offered (far cells would pay over 100x).
     rows = QUOTE_ROWS if args.publish_market else NEAR_ROWS
-    plans = plan_requests(
-        traders, settings, f"{host}:{port}", args.rate, args.duration, start_s, args.procs, price_cents, rows
-    )
-    signed = sum(len(p.requests) for p in plans)
-    setup_s = time.time() - setup_started
-    print(f"setup: {args.users} users signed in and funded, {signed} bets signed in {setup_s:.1f} s")
+    # Each loader process signs for its own traders (user % procs); user numbers stay global.
+    traffic = Traffic(traders, settings, f"{host}:{port}", rows, price_cents)
+    lazy = args.scenario == "soak"
 
-    context = multiprocessing.get_context("fork")
-    pipes, procs = [], []
-    for plan in plans:
-        receiver, sender = context.Pipe(duplex=False)
-        proc = context.Process(
-            target=loader_process, args=(plan, host, port, args.connections // args.procs, sender)
+    if args.scenario == "ceiling":
+        ceiling(args, traffic, host, port)
+    else:
+        schedule = arrivals(phases)
+        kinds = kinds_for(args.scenario, len(schedule))
+        bets = kinds.count("bet")
+        sign_s = 0.0 if lazy else bets * SIGN_S_PER_BET + 3
+        start_s = time.time() + sign_s
+        plans = plan_jobs(schedule, kinds, start_s, len(traders), args.procs)
+        if not lazy:
+            for jobs in plans:
+                for job in jobs:
+                    job.request = build_request(traffic, job)
+        print(
+            f"setup: {args.users} users signed in and funded, {bets} bets, "
+            f"{time.time() - setup_started:.1f} s"
         )
-        proc.start()
-        pipes.append(receiver)
-        procs.append(proc)
-    time.sleep(max(0.0, start_s - time.time()) + min(args.duration / 2, 5.0))
-    split = worker_connections(port)
-    results = [pipe.recv() for pipe in pipes]
-    for proc in procs:
-        proc.join()
-    stop_market.set()
+        measured = [p for p in phases if p.name != "warmup"]
+        measure_start = start_s + sum(p.seconds for p in phases if p.name == "warmup")
+        measure_end = start_s + sum(p.seconds for p in phases)
+        moments = [measure_start, measure_end]
+        if lazy:
+            moments = [
+                measure_start + n * SOAK_SAMPLE_S for n in range(int(args.duration // SOAK_SAMPLE_S) + 1)
+            ]
+        sampler = Sampler(processes.server_tree(port), moments, f"{args.url}/metrics")
+        sampler.start()
+        results = run_loaders(plans, [traffic] * args.procs, host, port, args.connections, "open")
+        sampler.join()
+        stop_market.set()
+        report(args, results, phases, start_s, measured, sampler)
 
-    latencies = [x for r in results for x in r.latencies_ms]
-    answers: Counter[str] = sum((r.answers for r in results), Counter())
-    confirmed = [b for r in results for b in r.confirmed]
-    elapsed = max(r.last_done_s for r in results) - start_s
-    print(f"target_rate={args.rate:.0f}/s duration={args.duration:.0f}s loader_procs={args.procs} "
-          f"connections={args.connections}")  # fmt: skip
-    print(f"achieved_rate={len(latencies) / elapsed:.0f}/s answered={len(latencies)}")
+
+def report(
+    args: argparse.Namespace,
+    results: list[Results],
+    phases: list[Phase],
+    start_s: float,
+    measured: list[Phase],
+    sampler: Sampler,
+) -> None:
+    samples = sampler.samples
     print(
-        "latency_ms "
-        + " ".join(f"p{int(p * 100)}={percentile(latencies, p):.1f}" for p in (0.5, 0.95, 0.99))
-        + f" max={max(latencies):.1f} mean={statistics.fmean(latencies):.1f}"
+        f"scenario={args.scenario} rate={args.rate:.0f}/s duration={args.duration:.0f}s "
+        f"warmup={args.warmup:.0f}s "
+        f"loader_procs={args.procs} connections={args.connections}"
     )
-    print("answers " + " ".join(f"{k}={v}" for k, v in sorted(answers.items())))
-    print(f"gateway_connections_per_worker={sorted(split.values())}")
-    print(verify(args.data_dir, confirmed))
+    for line in latency_lines(results, phases, start_s):
+        if any(f"phase={p.name} " in line for p in measured):
+            print(line)
+    answers: Counter[str] = sum((r.answers for r in results), Counter())
+    print("answers " + " | ".join(f"{k}={v}" for k, v in sorted(answers.items())))
+    requests = sum(len(v) for r in results for (p, _), v in r.latencies_ms.items() if p != "warmup")
+    if len(samples) >= 2:
+        print(cpu_line(samples[0], samples[-1], requests, sum(r.cpu_s for r in results)))
+    if args.scenario == "soak":
+        for line in slope_lines(samples):
+            print(line)
+        hours = [(s.at_s - samples[0].at_s) / 3600 for s in samples]
+        if len(samples) >= 6:
+            slope = half_slope(hours, sampler.tasks)
+            first, last = sampler.tasks[0], sampler.tasks[-1]
+            print(f"slope gateway_asyncio_tasks={first:.0f}->{last:.0f} ({slope:+.1f}/h)")
+    ok, line = verify(args.data_dir, [b for r in results for b in r.confirmed])
+    print(line)
+    print(f"check={'ok' if ok else 'FAILED'}")
+    if not ok:
+        raise SystemExit(1)
+
+
+def ceiling(args: argparse.Namespace, traffic: Traffic, host: str, port: int) -> None:
+    """Closed loop on the empty endpoint, then on bets, in the same run: both throughputs and the ratio."""
+    throughput = {}
+    confirmed: list[str] = []
+    for kind in ("version", "bet"):
+        count = int(args.duration * (CEILING_EMPTY_PER_S if kind == "version" else CEILING_BETS_PER_S))
+        start_s = time.time() + (count * SIGN_S_PER_BET + 2 if kind == "bet" else 1)
+        jobs = [Job(start_s, kind, kind, n % len(traffic.traders)) for n in range(count)]
+        for job in jobs:
+            job.request = build_request(traffic, job)
+        plans = [jobs[n :: args.procs] for n in range(args.procs)]
+        for plan in plans:
+            plan[-1].due_s = start_s + args.duration  # each loader's deadline
+        time.sleep(max(0.0, start_s - time.time()))
+        before = processes.sample(processes.server_tree(port))
+        results = run_loaders(plans, [traffic] * args.procs, host, port, args.connections, "closed")
+        after = processes.sample(processes.server_tree(port))
+        answered = sum(sum(r.answers.values()) for r in results)
+        throughput[kind] = answered / args.duration
+        answers: Counter[str] = sum((r.answers for r in results), Counter())
+        print(f"ceiling kind={kind} throughput={throughput[kind]:.0f}/s answered={answered} "
+              + " ".join(f"{k}={v}" for k, v in sorted(answers.items())))  # fmt: skip
+        print(cpu_line(before, after, answered, sum(r.cpu_s for r in results)))
+        confirmed += [b for r in results for b in r.confirmed]
+    print(f"bet_to_empty_ratio={throughput['bet'] / throughput['version']:.2f}")
+    ok, line = verify(args.data_dir, confirmed)
+    print(line)
+    print(f"check={'ok' if ok else 'FAILED'}")
+    if not ok:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

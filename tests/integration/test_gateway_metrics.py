@@ -87,6 +87,8 @@ def test_workers_samples_are_summed_in_one_answer(settings: Settings, tmp_path: 
         for _ in range(6):
             text = httpx.get(f"{base}/metrics", timeout=5).text
             assert sample(text, "http_requests_total", labels) == 40, log.read_text()[-2000:]
+        # Both workers' live task counts (each has at least its sampler and the server's own task).
+        assert sample(text, "gateway_asyncio_tasks", {}) >= 4, text
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -46,3 +48,22 @@ def test_metrics_are_served_and_a_busy_port_is_not_fatal() -> None:
         busy.listen()
         assert serve_metrics(busy.getsockname()[1]) is False
     assert serve_metrics(0) is False
+
+
+def test_the_startup_heap_is_frozen_out_of_full_collections() -> None:
+    # In a child: freezing the test runner's own heap would keep its garbage for the rest of the session.
+    code = (
+        "import gc\n"
+        "import taptrade.gateway.app\n"
+        "from taptrade.obs.heap import freeze_startup_heap\n"
+        "before = len(gc.get_objects(generation=2))\n"
+        "frozen = freeze_startup_heap()\n"
+        "print(before, frozen, gc.get_freeze_count(), len(gc.get_objects(generation=2)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    before, frozen, freeze_count, oldest_after = map(int, result.stdout.split())
+    assert frozen == freeze_count > before > 50_000
+    assert oldest_after == 0  # what a full collection walks: nothing of the start-up heap

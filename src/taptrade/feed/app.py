@@ -13,6 +13,7 @@ from taptrade.config import Settings
 from taptrade.feed.replay import ReplaySource
 from taptrade.feed.service import FeedService, Source
 from taptrade.feed.simulated import SimulatedSource
+from taptrade.obs.heap import freeze_startup_heap
 from taptrade.obs.logging import get_logger
 from taptrade.obs.metrics import serve_metrics
 
@@ -55,6 +56,7 @@ async def _run(settings: Settings, source: Source) -> None:
     redis = connect_async(settings.resolved_redis_url(), 8)
     try:
         service = FeedService(settings, source, redis, SystemClock())
+        freeze_startup_heap()
         log.info("feed_started", source=source.name, seed=getattr(source, "seed", None))
         await service.run(stop)
         log.info("feed_stopped", ticks=service.ticks, bars=service.bars_published)

@@ -4,6 +4,7 @@ answers `GET /metrics` sums them all (obs.metrics); in one process (tests) the d
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -35,6 +36,21 @@ WS_CONNECTIONS = Gauge(
     "WebSocket connections open now.",
     multiprocess_mode="livesum",
 )
+
+ASYNCIO_TASKS = Gauge(
+    "gateway_asyncio_tasks",
+    "Asyncio tasks alive in the gateway workers, sampled every 5 s: a count that only grows is a leak.",
+    multiprocess_mode="livesum",
+)
+TASKS_SAMPLE_S = 5.0
+
+
+async def sample_tasks() -> None:
+    """Keep ASYNCIO_TASKS current for this worker until cancelled."""
+    while True:
+        ASYNCIO_TASKS.set(len(asyncio.all_tasks()))
+        await asyncio.sleep(TASKS_SAMPLE_S)
+
 
 _METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"})
 UNMATCHED = "unmatched"

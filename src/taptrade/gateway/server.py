@@ -14,6 +14,7 @@ import uvicorn
 
 from taptrade.config import Settings
 from taptrade.gateway.app import create_app
+from taptrade.obs.heap import freeze_startup_heap
 from taptrade.obs.logging import configure_logging, get_logger
 from taptrade.obs.metrics import mark_worker_dead, prepare_multiprocess_dir
 
@@ -50,6 +51,7 @@ def run_worker(settings: Settings, worker: int) -> None:
         proxy_headers=False,
     )
     log.info("gateway_worker_started", worker=worker, port=settings.port)
+    freeze_startup_heap()
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -3,6 +3,7 @@ and the read-only history connection. Built at startup, closed at shutdown."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -12,6 +13,7 @@ from taptrade.clock import Clock, SystemClock
 from taptrade.config import Settings, grid_spec
 from taptrade.gateway.history import History
 from taptrade.gateway.market_view import MarketView
+from taptrade.gateway.metrics import sample_tasks
 from taptrade.gateway.sessions import Sessions
 from taptrade.gateway.ws import Hub
 from taptrade.grid import GridSpec
@@ -27,6 +29,7 @@ class GatewayState:
     history: History
     clock: Clock
     hub: Hub = field(init=False)
+    _sampler: asyncio.Task[None] | None = field(init=False, default=None)
     grid: GridSpec = field(init=False)
     stake_presets: frozenset[int] = field(init=False)
 
@@ -56,9 +59,12 @@ class GatewayState:
             clock=clock or SystemClock(),
         )
         await state.hub.start()
+        state._sampler = asyncio.create_task(sample_tasks())
         return state
 
     async def close(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
         await self.hub.close()
         await self.market.close()
         await self.intake.close()

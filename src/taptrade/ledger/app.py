@@ -16,6 +16,7 @@ from taptrade.ledger.resolver import Resolver
 from taptrade.ledger.rotation import Rotator
 from taptrade.ledger.service import LedgerService
 from taptrade.ledger.store import LedgerRules, LedgerStore
+from taptrade.obs.heap import freeze_startup_heap
 from taptrade.obs.logging import get_logger
 from taptrade.obs.metrics import serve_metrics
 
@@ -52,6 +53,7 @@ def build_service(settings: Settings, clock: Clock | None = None) -> LedgerServi
 def run_ledger(settings: Settings) -> None:
     service = build_service(settings)
     serve_metrics(settings.ledger_metrics_port)
+    freeze_startup_heap()
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# WebSocket fan-out benchmark: `taptrade run` (defaults: 2 gateway workers, ledger, simulated feed, private
+# Redis) in a scratch data dir, then CLIENTS clients on /ws measured for 30 s, for each count given; after
+# each run, the warnings and errors the server logged during it. Usage: bench/ws_fanout.sh PORT CLIENTS...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port=$1; shift
+data=$(mktemp -d /tmp/taptrade-bench.XXXXXX)
+TAPTRADE_LEDGER_METRICS_PORT=0 TAPTRADE_FEED_METRICS_PORT=0 .venv/bin/taptrade run --data-dir "$data" --port "$port" >"$data/run.log" 2>&1 &
+runner=$!
+trap 'kill -INT $runner; wait $runner; rm -rf "$data"' EXIT
+for _ in $(seq 60); do grep -q "is running" "$data/run.log" && break; sleep 0.5; done
+problem='"level": ?"(warning|error|critical)"|^(WARNING|ERROR|CRITICAL):|Traceback'
+for clients in "$@"; do
+    echo "=== /ws fan-out to $clients clients"
+    seen=$(wc -l <"$data/run.log")
+    .venv/bin/python -W ignore -m bench.ws_fanout --url "ws://127.0.0.1:$port/ws" --clients "$clients" \
+        --data-dir "$data" --duration 30
+    problems=$(tail -n +"$((seen + 1))" "$data/run.log" | grep -E "$problem" || true)
+    echo "server_log_problems=$(printf '%s' "$problems" | grep -c . || true)"
+    printf '%s\n' "$problems" | grep . | head -n 5 || true
+done

@@ -1,0 +1,45 @@
+"""The load generator keeps working: a 10-second run of bets mixed with reads against `taptrade run`, ending
+in its own check (every confirmed bet in the database once, integrity clean). The figures are not judged
+here; benchmarks are run with `make bench`."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_launcher import hold_breaker_closed, interrupt, launcher_env, start
+from tests.support import REPO, free_port
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_ten_second_mixed_run_is_answered_and_checks_out(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    proc = start(data_dir, tmp_path / "launcher.log", port)
+    try:
+        hold_breaker_closed(data_dir)
+        argv = [sys.executable, "-m", "bench.loadgen", "--url", f"http://127.0.0.1:{port}",
+                "--data-dir", str(data_dir), "--scenario", "mixed", "--rate", "60", "--duration", "10",
+                "--warmup", "1", "--users", "40", "--connections", "8"]  # fmt: skip
+        result = subprocess.run(
+            argv, cwd=REPO, env=launcher_env(), capture_output=True, text=True, timeout=150, check=False
+        )
+    finally:
+        interrupt(proc)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "check=ok" in out
+    bets = re.search(r"phase=measure kind=bet .*answered=(\d+)", out)
+    reads = re.search(r"phase=measure kind=read .*answered=(\d+)", out)
+    assert bets, out
+    assert reads, out
+    assert int(bets[1]) == int(reads[1]) == 300, out  # 60/s for 10 s, every other one a read
+    answers = next(line for line in out.splitlines() if line.startswith("answers "))
+    assert re.search(r"measure bet 201=300\b", answers), answers
+    assert "timeout" not in answers, answers
+    assert not re.search(r" 5\d\d ", answers), answers
+    assert re.search(r"cpu_ms_per_request .*gateway-worker=\d", out), out
