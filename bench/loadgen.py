@@ -83,6 +83,7 @@ class Job:
 @dataclass
 class Results:
     latencies_ms: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    by_second: dict[int, list[float]] = field(default_factory=dict)  # latencies by due second (epoch)
     answers: Counter[str] = field(default_factory=Counter)
     confirmed: list[str] = field(default_factory=list)
     last_done_s: dict[str, float] = field(default_factory=dict)
@@ -200,7 +201,9 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
 
 
 def _record(results: Results, job: Job, status: int, body: bytes, retry_after: bool, done: float) -> None:
-    results.latencies_ms.setdefault((job.phase, job.kind), []).append((done - job.due_s) * 1000)
+    latency_ms = (done - job.due_s) * 1000
+    results.latencies_ms.setdefault((job.phase, job.kind), []).append(latency_ms)
+    results.by_second.setdefault(int(job.due_s), []).append(latency_ms)
     results.last_done_s[job.phase] = max(results.last_done_s.get(job.phase, 0.0), done)
     if status in (200, 201):
         results.answers[f"{job.phase} {job.kind} {status}"] += 1
@@ -348,7 +351,7 @@ def latency_lines(results: list[Results], phases: list[Phase], start_s: float) -
         for kind in kinds:
             values = [x for r in results for x in r.latencies_ms.get((phase.name, kind), [])]
             lines.append(
-                f"phase={phase.name} kind={kind} target_rate={phase.end_rate:.0f}/s "
+                f"phase={phase.name} kind={kind} phase_rate={phase.end_rate:.0f}/s "
                 f"achieved_rate={len(values) / elapsed:.0f}/s answered={len(values)} latency_ms "
                 + " ".join(f"p{int(p * 100)}={percentile(values, p):.1f}" for p in (0.5, 0.95, 0.99))
                 + f" max={max(values):.1f} mean={statistics.fmean(values):.1f}"
@@ -453,6 +456,7 @@ def parse_args() -> argparse.Namespace:
         "--connections", type=int, default=0, help="in total (default: 2,000 in the spike, 128 else)"
     )
     parser.add_argument("--publish-market", action="store_true")
+    parser.add_argument("--timeline", action="store_true", help="also print p99 for each second")
     return parser.parse_args()
 
 
@@ -536,6 +540,14 @@ def report(
     for line in latency_lines(results, phases, start_s):
         if any(f"phase={p.name} " in line for p in measured):
             print(line)
+    if args.timeline:
+        seconds: dict[int, list[float]] = {}
+        for r in results:
+            for second, values in r.by_second.items():
+                seconds.setdefault(second, []).extend(values)
+        first = min(seconds, default=0)
+        print("timeline p99_ms by second: " + " ".join(
+            f"{s - first}:{percentile(v, 0.99):.0f}" for s, v in sorted(seconds.items())))  # fmt: skip
     answers: Counter[str] = sum((r.answers for r in results), Counter())
     print("answers " + " | ".join(f"{k}={v}" for k, v in sorted(answers.items())))
     requests = sum(len(v) for r in results for (p, _), v in r.latencies_ms.items() if p != "warmup")
