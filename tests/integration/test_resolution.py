@@ -18,8 +18,13 @@ from taptrade import bus
 from taptrade.clock import ManualClock
 from taptrade.commands import Envelope, PlaceBet, decode_events, encode
 from taptrade.config import Settings
+from taptrade.grid import GridSpec
 from taptrade.ledger import db
+from taptrade.ledger.app import rules_from
 from taptrade.ledger.integrity import check_integrity
+from taptrade.ledger.resolution import ColumnOutcome, column_outcome
+from taptrade.ledger.resolver import Resolver
+from taptrade.ledger.store import LedgerStore
 from taptrade.market import Bar
 from tests.support import LedgerThread, address, deposit, wait_for
 
@@ -28,6 +33,10 @@ COLUMN = T0 // 5000 + 3
 START_S = COLUMN * 5
 ROW = 9712
 LOWER, UPPER = ROW * 1000, ROW * 1000 + 1000
+
+
+def void_outcome(column: int, grid: GridSpec) -> ColumnOutcome:
+    return column_outcome(column, grid, {})  # no bars: void
 
 
 def queue(client: redis.Redis, *commands: object) -> None:
@@ -183,10 +192,6 @@ def test_a_column_whose_bars_never_come_is_voided_after_the_wait(settings: Setti
 
 
 def test_resolving_a_column_again_pays_nothing_twice(settings: Settings) -> None:
-    from taptrade.ledger.app import rules_from
-    from taptrade.ledger.resolution import column_outcome
-    from taptrade.ledger.store import LedgerStore
-
     clock = ManualClock(T0)
     conn = db.open_writer(settings.live_db_path)
     store = LedgerStore(conn, rules_from(settings), clock)
@@ -203,3 +208,68 @@ def test_resolving_a_column_again_pays_nothing_twice(settings: Settings) -> None
     assert again == (False, [])
     assert rows(settings, "SELECT COUNT(*) FROM ledger WHERE kind = 'PAYOUT'") == [(1,)]
     assert check_integrity(db.open_reader(settings.live_db_path)).ok
+
+
+@pytest.mark.parametrize("status", ["resolved", "void"])
+def test_a_busy_column_settles_in_steps_with_bets_between_and_after_a_crash(
+    settings: Settings, status: str
+) -> None:
+    """Steps of at most `step_bets`, each its own transaction; a crash between steps (a new store on the same
+    file) finishes by the outcome as recorded, even if the bars said otherwise later; nothing twice."""
+    clock = ManualClock(T0)
+    conn = db.open_writer(settings.live_db_path)
+    rules = rules_from(settings)
+    store = LedgerStore(conn, rules, clock)
+    owners = [address(10 + n) for n in range(7)]
+    store.apply_batch([deposit(o, 50_000) for o in owners])
+    store.apply_batch([bet(o, ROW + r) for o in owners for r in (0, 1)])  # 14 bets, 7 win if resolved
+    bars = {b.second: b for b in [flat(START_S + s, LOWER) for s in range(-1, 5)]}
+    outcome = (
+        column_outcome(COLUMN, rules.grid, bars) if status == "resolved" else void_outcome(COLUMN, rules.grid)
+    )
+    clock.set((COLUMN + 1) * 5000 + 2000)
+
+    first = store.resolution_step(outcome, COLUMN + 1, max_bets=5)
+    assert (first.new, first.finished, first.settled) == (True, False, 5)
+    assert rows(settings, "SELECT value FROM counters WHERE name = 'next_column'") == []  # not moved on
+    late_owner = address(99)
+    store.apply_batch([deposit(late_owner, 1000)])  # a batch between steps commits on its own
+
+    # A crash: a new store and resolver on the same file; the bars would now say the other thing.
+    store_conn = db.open_writer(settings.live_db_path)
+    store = LedgerStore(store_conn, rules, clock)
+    resolver = Resolver(store_conn, store, rules.grid, clock, step_bets=5)
+    other = (
+        void_outcome(COLUMN, rules.grid) if status == "resolved" else column_outcome(COLUMN, rules.grid, bars)
+    )
+    second = store.resolution_step(other, COLUMN + 1, max_bets=5)
+    assert (second.new, second.finished, second.settled) == (False, False, 5)
+    third = store.resolution_step(other, COLUMN + 1, max_bets=5)
+    assert (third.new, third.finished, third.settled) == (False, True, 4)
+    assert resolver.resolve_due() == []  # moved on: nothing left for this column
+
+    statuses = dict(rows(settings, "SELECT status, COUNT(*) FROM bets GROUP BY status"))
+    assert statuses == ({"won": 7, "lost": 7} if status == "resolved" else {"void": 14})
+    credits = "SELECT COUNT(*) FROM ledger WHERE kind IN ('PAYOUT', 'REFUND')"
+    assert rows(settings, credits) == [(7 if status == "resolved" else 14,)]
+    assert check_integrity(db.open_reader(settings.live_db_path)).ok
+
+
+def test_the_resolver_steps_through_a_busy_column_one_step_per_call(settings: Settings) -> None:
+    clock = ManualClock(T0)
+    conn = db.open_writer(settings.live_db_path)
+    rules = rules_from(settings)
+    store = LedgerStore(conn, rules, clock)
+    owners = [address(30 + n) for n in range(6)]
+    store.apply_batch([deposit(o, 50_000) for o in owners])
+    store.apply_batch([bet(o, ROW) for o in owners])
+    resolver = Resolver(conn, store, rules.grid, clock, step_bets=4, give_up_ms=0)
+    clock.set((COLUMN + 1) * 5000 + 2000)
+
+    first = resolver.resolve_due()
+    assert [(r.outcome.column, r.finished, len(r.events)) for r in first] == [(COLUMN, False, 8)]
+    assert resolver.settling
+    second = resolver.resolve_due()
+    assert [(r.outcome.column, r.finished, len(r.events)) for r in second] == [(COLUMN, True, 4)]
+    assert not resolver.settling
+    assert rows(settings, "SELECT COUNT(*) FROM bets WHERE status = 'confirmed'") == [(0,)]

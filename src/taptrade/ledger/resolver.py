@@ -25,6 +25,9 @@ log = get_logger(__name__)
 
 BAR_RETENTION_S = 7 * 86_400
 COLUMNS_PER_ROUND_MAX = 50  # catching up after downtime never holds bets back for long
+# Bets settled per transaction. A busy column (thousands of bets) is settled in steps of this many with bet
+# batches between them: as one transaction it held every bet back for 100-250 ms at each column's end.
+SETTLE_STEP_BETS = 500
 # Settled bets per `bets_settled` log line: about 30 KB, under journald's line limit (48 KB).
 SETTLED_PER_LINE = 250
 SETTLED_FIELDS = ("bet_id", "address", "cell", "amount", "multiplier_e4", "status", "payout")
@@ -36,6 +39,7 @@ class Resolved:
     start_ms: int
     end_ms: int
     events: list[UserEvent]
+    finished: bool = True  # every bet of the column is settled: the column message goes out
 
     def column_message(self) -> dict[str, object]:
         o = self.outcome
@@ -53,6 +57,7 @@ class Resolver:
         *,
         grace_ms: int = 2_000,
         give_up_ms: int = 30_000,
+        step_bets: int = SETTLE_STEP_BETS,
     ) -> None:
         self._conn = conn
         self._store = store
@@ -60,6 +65,9 @@ class Resolver:
         self._clock = clock
         self._grace_ms = grace_ms
         self._give_up_ms = give_up_ms
+        self._step_bets = step_bets
+        self._settling: int | None = None  # the column part-way through its settlement
+        self._settled = 0  # bets of that column settled so far
 
     def persist_bars(self, bars: list[Bar]) -> None:
         """Store bars (a bar already stored for its second is kept) and drop those past the retention."""
@@ -80,7 +88,14 @@ class Resolver:
                 self._conn.execute("ROLLBACK")
             raise BatchFailed(str(exc)) from exc
 
+    @property
+    def settling(self) -> bool:
+        """A column is part-way through its settlement: call `resolve_due` again soon."""
+        return self._settling is not None
+
     def resolve_due(self) -> list[Resolved]:
+        """Resolve the closed columns in order; a busy one takes one settlement step per call, so the
+        result may hold a column that is not finished (its events so far, no column message yet)."""
         done: list[Resolved] = []
         for _ in range(COLUMNS_PER_ROUND_MAX):
             now_ms = self._clock.now_ms()
@@ -91,19 +106,25 @@ class Resolver:
             if not self._bars_in(end_ms) and now_ms < end_ms + self._give_up_ms:
                 break
             outcome = column_outcome(column, self._grid, load_bars(self._conn, self._grid, column))
-            # Before the transaction, so a dispute (or a crash) shows what the ledger was about to apply.
-            log.info("column_resolving", column=column, status=outcome.status, open=outcome.open,
-                     high=outcome.high, low=outcome.low, close=outcome.close, ticks=outcome.ticks,
-                     first_trade_id=outcome.first_trade_id, last_trade_id=outcome.last_trade_id,
-                     void_reason=outcome.void_reason)  # fmt: skip
-            new, events = self._store.apply_resolution(outcome, column + 1)
-            if new:
+            if self._settling != column:
+                # Before the transaction, so a dispute (or a crash) shows what the ledger was about to apply.
+                log.info("column_resolving", column=column, status=outcome.status, open=outcome.open,
+                         high=outcome.high, low=outcome.low, close=outcome.close, ticks=outcome.ticks,
+                         first_trade_id=outcome.first_trade_id, last_trade_id=outcome.last_trade_id,
+                         void_reason=outcome.void_reason)  # fmt: skip
+                self._settling, self._settled = column, 0
+            step = self._store.resolution_step(outcome, column + 1, max_bets=self._step_bets)
+            self._settled += step.settled
+            _record_settlements(outcome, step.events)
+            if step.events or step.finished:
                 start_ms = self._grid.column_start_ms(column)
-                done.append(Resolved(outcome, start_ms, end_ms, events))
-                log.info("column_resolved", column=column, status=outcome.status, high=outcome.high,
-                         low=outcome.low, ticks=outcome.ticks, void_reason=outcome.void_reason,
-                         bets=sum(e.type == "bet" for e in events))  # fmt: skip
-                _record_settlements(outcome, events)
+                done.append(Resolved(outcome, start_ms, end_ms, step.events, step.finished))
+            if not step.finished:
+                break  # the rest after the next batch of bets
+            self._settling = None
+            log.info("column_resolved", column=column, status=outcome.status, high=outcome.high,
+                     low=outcome.low, ticks=outcome.ticks, void_reason=outcome.void_reason,
+                     bets=self._settled)  # fmt: skip
         return done
 
     def _next_column(self, now_ms: int) -> int:

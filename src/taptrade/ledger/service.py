@@ -41,7 +41,7 @@ from taptrade.ledger.metrics import (
     LEDGER_COMMANDS_TOTAL,
     LEDGER_COMMIT_SECONDS,
 )
-from taptrade.ledger.resolver import Resolver
+from taptrade.ledger.resolver import Resolved, Resolver
 from taptrade.ledger.rotation import Rotator
 from taptrade.ledger.store import BatchFailed, LedgerStore, Outcome
 from taptrade.market import bar_decoder
@@ -117,6 +117,8 @@ class LedgerService:
                     self.housekeeping(self._resolver)
                     if self._rotator is not None:
                         self._rotator.rotate_due()
+                elif self._resolver is not None and self._resolver.settling:
+                    self.publish_resolved(self._resolver.resolve_due())  # a step between batches
                 retry_s = RETRY_MIN_S
             except BatchFailed as exc:
                 LEDGER_BATCH_FAILURES_TOTAL.inc()
@@ -197,11 +199,15 @@ class LedgerService:
             pipe.xack(bus.BARS_STREAM, bus.INTAKE_GROUP, *[e[0] for e in entries])
             pipe.xtrim(bus.BARS_STREAM, minid=entries[-1][0], approximate=False)
             pipe.execute()
-        resolved = resolver.resolve_due()
+        self.publish_resolved(resolver.resolve_due())
+
+    def publish_resolved(self, resolved: list[Resolved]) -> None:
+        """The owners' events of each settlement step, and each finished column to everyone watching."""
         if resolved:
             pipe = self._redis.pipeline(transaction=False)
             for column in resolved:
-                pipe.publish(bus.COLUMNS_CHANNEL, encode(column.column_message()))
+                if column.finished:
+                    pipe.publish(bus.COLUMNS_CHANNEL, encode(column.column_message()))
                 if column.events:
                     pipe.publish(bus.EVENTS_CHANNEL, encode(column.events))
             pipe.execute()

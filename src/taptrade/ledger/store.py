@@ -16,7 +16,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import msgspec
 
@@ -144,6 +144,14 @@ def entry_row_to_record(row: Sequence[object]) -> EntryRecord:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ResolutionStep:
+    new: bool  # the column was recorded by this step
+    events: list[UserEvent]  # its owners' events (bet settled, balance)
+    finished: bool  # no open bet is left in the column: the resolver moves on
+    settled: int
+
+
 class LedgerStore:
     """Applies commands to live.db through the single writer connection."""
 
@@ -169,19 +177,41 @@ class LedgerStore:
     # --- resolution ----------------------------------------------------------------------------
 
     def apply_resolution(self, outcome: ColumnOutcome, next_column: int) -> tuple[bool, list[UserEvent]]:
-        """Record a column's outcome and settle its bets in one transaction: won bets paid (PAYOUT), lost
-        bets closed, or every bet refunded (REFUND) when the column is void; `next_column` is where the
-        resolver goes on. Returns whether the column was new, and the owners' events. A column recorded
-        before is left alone: nothing is paid twice."""
+        """Record a column's outcome and settle all its bets in one transaction (see `resolution_step`).
+        Returns whether the column was new, and the owners' events."""
+        step = self.resolution_step(outcome, next_column, max_bets=None)
+        return step.new, step.events
+
+    def resolution_step(
+        self, outcome: ColumnOutcome, next_column: int, *, max_bets: int | None
+    ) -> ResolutionStep:
+        """One transaction of a column's resolution: record the outcome (if not yet), settle up to
+        `max_bets` of its open bets — won bets paid (PAYOUT), lost bets closed, or refunded (REFUND) when
+        the column is void — and, once none is left open, move `next_column` on so the resolver goes on.
+
+        A busy column is settled in several steps with bet batches between them, so bets never wait for
+        a whole column's settlement. The steps settle by the outcome *as recorded*, and only bets still
+        open: a step after a crash finishes the column exactly as the first began it, and nothing is
+        paid twice."""
         with self._transaction():
             new = self._record_column(outcome)
-            events = self._settle_bets(outcome) if new else []
-            self._conn.execute(
-                "INSERT INTO counters (name, value) VALUES ('next_column', ?)"
-                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                (next_column,),
-            )
-        return new, events
+            if not new:
+                outcome = self._recorded_outcome(outcome)
+            events, settled = self._settle_bets(outcome, max_bets)
+            finished = max_bets is None or settled < max_bets
+            if finished:
+                self._conn.execute(
+                    "INSERT INTO counters (name, value) VALUES ('next_column', ?)"
+                    " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    (next_column,),
+                )
+        return ResolutionStep(new, events, finished, settled)
+
+    def _recorded_outcome(self, outcome: ColumnOutcome) -> ColumnOutcome:
+        status, high, low = self._conn.execute(
+            "SELECT status, high_cents, low_cents FROM columns WHERE column_index = ?", (outcome.column,)
+        ).fetchone()
+        return replace(outcome, status=status, high=high, low=low)
 
     def _record_column(self, outcome: ColumnOutcome) -> bool:
         grid = self._rules.grid
@@ -195,22 +225,26 @@ class LedgerStore:
         )  # fmt: skip
         return cursor.rowcount == 1
 
-    def _settle_bets(self, outcome: ColumnOutcome) -> list[UserEvent]:
+    def _settle_bets(self, outcome: ColumnOutcome, max_bets: int | None) -> tuple[list[UserEvent], int]:
+        # The column's open bets, oldest first, at most max_bets of them (LIMIT -1: all of them).
+        chosen = (
+            "id IN (SELECT id FROM bets WHERE column_index = ? AND status = 'confirmed' ORDER BY id LIMIT ?)"
+        )
+        limit = -1 if max_bets is None else max_bets
         if outcome.status == "void":
             settled = self._conn.execute(
-                "UPDATE bets SET status = 'void', payout_cents = amount_cents, resolved_ms = ?1"
-                " WHERE column_index = ?2 AND status = 'confirmed' RETURNING id",
-                (self._now_ms, outcome.column),
+                "UPDATE bets SET status = 'void', payout_cents = amount_cents, resolved_ms = ?"
+                f" WHERE {chosen} RETURNING id",
+                (self._now_ms, outcome.column, limit),
             ).fetchall()
         else:
-            # Set-based: one statement decides every bet of the column by DESIGN §6's touch rule.
+            # Set-based: one statement decides the chosen bets by DESIGN §6's touch rule.
+            won = "lower_cents <= ? AND upper_cents >= ?"
             settled = self._conn.execute(
-                "UPDATE bets SET"
-                " status = CASE WHEN lower_cents <= ?1 AND upper_cents >= ?2 THEN 'won' ELSE 'lost' END,"
-                " payout_cents = CASE WHEN lower_cents <= ?1 AND upper_cents >= ?2"
-                "   THEN amount_cents * multiplier_e4 / 10000 ELSE 0 END,"
-                " resolved_ms = ?3 WHERE column_index = ?4 AND status = 'confirmed' RETURNING id",
-                (outcome.high, outcome.low, self._now_ms, outcome.column),
+                f"UPDATE bets SET status = CASE WHEN {won} THEN 'won' ELSE 'lost' END,"
+                f" payout_cents = CASE WHEN {won} THEN amount_cents * multiplier_e4 / 10000 ELSE 0 END,"
+                f" resolved_ms = ? WHERE {chosen} RETURNING id",
+                (outcome.high, outcome.low, outcome.high, outcome.low, self._now_ms, outcome.column, limit),
             ).fetchall()
         events: list[UserEvent] = []
         for (bet_rowid,) in sorted(settled):
@@ -231,7 +265,7 @@ class LedgerStore:
                     "UPDATE users SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq", (user_id,)
                 ).fetchone()
                 events.append(UserEvent(address=bet.address, seq=seq, type="bet", bet=bet))
-        return events
+        return events, len(settled)
 
     # --- batch ---------------------------------------------------------------------------------
 
