@@ -496,7 +496,8 @@ def main() -> None:
         schedule = arrivals(phases)
         kinds = kinds_for(args.scenario, len(schedule))
         bets = kinds.count("bet")
-        sign_s = 0.0 if lazy else bets * SIGN_S_PER_BET + 3
+        # Pre-signed: the signing's time; signed as sent: time to plan the jobs and start the loaders.
+        sign_s = 10.0 + len(schedule) * 2e-6 if lazy else bets * SIGN_S_PER_BET + 3
         start_s = time.time() + sign_s
         plans = plan_jobs(schedule, kinds, start_s, len(traders), args.procs)
         if not lazy:
@@ -559,6 +560,7 @@ def report(
         hours = [(s.at_s - samples[0].at_s) / 3600 for s in samples]
         if len(samples) >= 6:
             slope = half_slope(hours, sampler.tasks)
+            print("gateway_asyncio_tasks every 30 s: " + " ".join(f"{t:.0f}" for t in sampler.tasks))
             first, last = sampler.tasks[0], sampler.tasks[-1]
             print(f"slope gateway_asyncio_tasks={first:.0f}->{last:.0f} ({slope:+.1f}/h)")
     ok, line = verify(args.data_dir, [b for r in results for b in r.confirmed])
@@ -575,7 +577,12 @@ def ceiling(args: argparse.Namespace, traffic: Traffic, host: str, port: int) ->
     for kind in ("version", "bet"):
         count = int(args.duration * (CEILING_EMPTY_PER_S if kind == "version" else CEILING_BETS_PER_S))
         start_s = time.time() + (count * SIGN_S_PER_BET + 2 if kind == "bet" else 1)
-        jobs = [Job(start_s, kind, kind, n % len(traffic.traders)) for n in range(count)]
+        # Each bet's cell is chosen for when it would be sent at the signing rate, so it is still
+        # placeable then; the closed loop itself sends as fast as it is answered.
+        jobs = [
+            Job(start_s + n * args.duration / count, kind, kind, n % len(traffic.traders))
+            for n in range(count)
+        ]
         for job in jobs:
             job.request = build_request(traffic, job)
         plans = [jobs[n :: args.procs] for n in range(args.procs)]

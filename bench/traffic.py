@@ -54,10 +54,11 @@ class Traffic:
         column_ms = self.settings.column_seconds * 1000
         current = int(due_epoch_s * 1000) // column_ms
         base_row = self.price_cents // self.settings.row_cents - self.rows // 2
+        # The nearest column first, so a trader's burst of bets stays placeable the longest.
         column, row = next(
             (current + a, base_row + r)
-            for r in range(self.rows)
             for a in AHEAD_COLUMNS
+            for r in range(self.rows)
             if (current + a, base_row + r) not in used
         )
         used.add((column, row))

@@ -41,8 +41,9 @@ whose own lag then inflates the delays, is not taken for the server's.
 
 Reports: clients connected and the time it took, clients the server closed (by close code; 1013 is a
 client too slow for it, 1006 a connection lost without a close frame), price messages per client per
-second, the delays, the loaders' CPU, and the server's CPU by role during the window, with the gateway
-workers' open files against their limit.
+second, the delays, the loaders' CPU, the server's CPU by role during the window, the whole machine's CPU
+(and what other processes took: on a shared machine, figures taken while something else ran are not the
+server's), and the gateway workers' open files against their limit.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import resource
 import subprocess
 import threading
@@ -289,6 +291,19 @@ def start_redis_watch(
     return thread, delays_ms
 
 
+@dataclass(frozen=True)
+class MachineSample:
+    server: processes.Sample
+    busy_s: float  # CPU seconds the whole machine has been busy, all cores
+
+
+def sample_machine(server_pids: list[int]) -> MachineSample:
+    # /proc/stat's first line: user nice system idle iowait irq softirq steal (guest is within user).
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return MachineSample(processes.sample(server_pids), busy / processes.CLOCK_TICKS)
+
+
 def fd_limit(pid: int) -> str:
     """A process's open-file limit as `soft/hard`, from /proc."""
     for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
@@ -362,7 +377,7 @@ def report(
     workers: dict[int, int],
     start_s: float,
     duration_s: float,
-    server: tuple[processes.Sample, processes.Sample],
+    machine: tuple[MachineSample, MachineSample],
     at_redis_ms: list[float] | None,
 ) -> None:
     counts = [n / duration_s for r in results for n in r.prices_per_client]
@@ -381,9 +396,14 @@ def report(
     print(spread_line("fanout_spread_ms", spreads))
     loader_pct = [r.cpu_s * 100 / r.wall_s for r in results if r.wall_s > 0]
     print(f"loader_cpu_pct={[round(p, 1) for p in loader_pct]} total={sum(loader_pct):.1f}")
-    before, after = server
+    before, after = machine[0].server, machine[1].server
     by_role = cpu_pct_by_role(before, after)
     print("server_cpu_pct " + " ".join(f"{role}={pct:.1f}" for role, pct in by_role.items()))
+    # Whatever else ran on the machine meanwhile (another benchmark) makes the figures above unreliable.
+    busy_pct = (machine[1].busy_s - machine[0].busy_s) * 100 / (after.at_s - before.at_s)
+    others = busy_pct - sum(by_role.values()) - sum(loader_pct)
+    capacity = (os.cpu_count() or 1) * 100
+    print(f"machine_cpu_pct={busy_pct:.1f} of {capacity} other_processes_cpu_pct={others:.1f}")
     print(f"gateway_worker_cpu_pct={[round(p, 1) for p in worker_cpu_pct(before, after)]}")
     gateway = sorted(pid for pid, proc in after.procs.items() if proc.role == "gateway-worker")
     print(
@@ -457,9 +477,9 @@ def main() -> None:
         pipe.send((start_s, start_s + args.duration))
     redis_watch = start_redis_watch(args.data_dir, port, start_s, start_s + args.duration)
     time.sleep(max(0.0, start_s - time.time()))
-    before = processes.sample(server_pids)
+    before = sample_machine(server_pids)
     time.sleep(max(0.0, start_s + args.duration - time.time()))
-    after = processes.sample(server_pids)
+    after = sample_machine(server_pids)
     results: list[LoaderResult] = [pipe.recv() for pipe in pipes]
     for proc in procs:
         proc.join()

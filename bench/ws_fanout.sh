@@ -16,6 +16,7 @@ for clients in "$@"; do
     seen=$(wc -l <"$data/run.log")
     .venv/bin/python -W ignore -m bench.ws_fanout --url "ws://127.0.0.1:$port/ws" --clients "$clients" \
         --data-dir "$data" --duration 30
+    sleep 2  # what the workers log as the clients leave comes a moment after the benchmark ends
     problems=$(tail -n +"$((seen + 1))" "$data/run.log" | grep -E "$problem" || true)
     echo "server_log_problems=$(printf '%s' "$problems" | grep -c . || true)"
     printf '%s\n' "$problems" | grep . | head -n 5 || true

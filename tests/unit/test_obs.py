@@ -67,3 +67,19 @@ def test_the_startup_heap_is_frozen_out_of_full_collections() -> None:
     before, frozen, freeze_count, oldest_after = map(int, result.stdout.split())
     assert frozen == freeze_count > before > 50_000
     assert oldest_after == 0  # what a full collection walks: nothing of the start-up heap
+
+
+def test_a_gateway_worker_takes_the_hard_open_files_limit() -> None:
+    code = (
+        "import resource\n"
+        "from taptrade.gateway.server import raise_open_files_limit\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))\n"
+        "print(raise_open_files_limit(), hard)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    now, hard = map(int, result.stdout.split())
+    assert now == hard

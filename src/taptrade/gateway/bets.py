@@ -14,6 +14,7 @@ import re
 import time
 
 import msgspec
+from redis.exceptions import RedisError
 
 from taptrade import bus
 from taptrade.auth.bet_message import bet_message
@@ -168,7 +169,10 @@ async def _signer(
             if req.address is not None:
                 raise bad_request("address goes only with scheme eip191")
             token = bearer_token(authorization)
-            session = None if token is None else await state.sessions.lookup(token, now_ms, confirm=False)
+            try:
+                session = None if token is None else await state.sessions.lookup(token, now_ms, confirm=False)
+            except RedisError:  # Redis down, or every pooled connection busy for the pool's timeout
+                raise unavailable("the session store is unreachable") from None
             if session is None:
                 raise unauthorized("no_session", "sign in first: no valid session for this token")
             verify_session_signature(session.key, message, req.signature)

@@ -5,6 +5,7 @@ SO_REUSEPORT listening socket, so the kernel spreads connections evenly across t
 from __future__ import annotations
 
 import multiprocessing
+import resource
 import signal
 import socket
 import threading
@@ -34,8 +35,18 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def raise_open_files_limit() -> int:
+    """Every WebSocket is a file: take the hard limit, not the common soft default of 1,024 (which
+    would refuse clients beyond about a thousand per worker). The limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def run_worker(settings: Settings, worker: int) -> None:
     configure_logging(settings.log_level, "gateway")
+    raise_open_files_limit()
     sock = reuseport_socket(settings.host, settings.port)
     config = uvicorn.Config(
         create_app(settings),
@@ -49,6 +60,10 @@ def run_worker(settings: Settings, worker: int) -> None:
         timeout_keep_alive=30,
         # Client addresses are not used (nginx logs them): no proxy-header layer, less CPU per request.
         proxy_headers=False,
+        # Per-message deflate compresses every message again for every client: with 2,000 clients it was
+        # 65 % of a worker's time and prices stopped arriving (docs/benchmarks.md). Off; nginx or a
+        # smaller quote message are the ways to save bytes.
+        ws_per_message_deflate=False,
     )
     log.info("gateway_worker_started", worker=worker, port=settings.port)
     freeze_startup_heap()

@@ -19,6 +19,7 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from uvicorn.protocols.utils import ClientDisconnected
 
 from taptrade import bus
 from taptrade.clock import Clock
@@ -77,18 +78,23 @@ class Client:
                 await _close(ws, CLOSE_TRY_AGAIN, "too slow")
                 return
             while self.queue or self.price or self.quotes:
+                # Own events, then the price (54 bytes, the thing a trader watches), then the quote table
+                # (9 KB): with quotes first, a busy worker could spend every interval on quotes and never
+                # get a price out.
                 if self.queue:
                     text = self.queue.popleft()
-                elif self.quotes is not None:
-                    text, self.quotes = self.quotes, None
-                else:
-                    assert self.price is not None
+                elif self.price is not None:
                     text, self.price = self.price, None
+                else:
+                    assert self.quotes is not None
+                    text, self.quotes = self.quotes, None
                 try:
                     await asyncio.wait_for(ws.send_text(text), SEND_TIMEOUT_S)
                 except TimeoutError:
                     await _close(ws, CLOSE_TRY_AGAIN, "too slow")
                     return
+                except (WebSocketDisconnect, ClientDisconnected, RuntimeError, OSError):
+                    return  # the peer is gone: the receiver ends the connection
 
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:
@@ -221,7 +227,8 @@ class Hub:
             for task in (sender, receiver):
                 task.cancel()
             for task in (sender, receiver):
-                with contextlib.suppress(asyncio.CancelledError):
+                # A task may end with the peer's disconnect as well as with the cancel: neither is news.
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
     async def _receive(self, client: Client) -> None:
