@@ -5,11 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=$1; shift
-data=$(mktemp -d /tmp/taptrade-bench.XXXXXX)
-TAPTRADE_LEDGER_METRICS_PORT=0 TAPTRADE_FEED_METRICS_PORT=0 .venv/bin/taptrade run --data-dir "$data" --port "$port" >"$data/run.log" 2>&1 &
-runner=$!
-trap 'kill -INT $runner; wait $runner; rm -rf "$data"' EXIT
-for _ in $(seq 60); do grep -q "is running" "$data/run.log" && break; sleep 0.5; done
+# shellcheck source=bench/server.sh
+source bench/server.sh
+start_server "$port"
 status=0
 for run in "$@"; do
     echo "=== bench.loadgen $run"
@@ -17,6 +15,6 @@ for run in "$@"; do
     .venv/bin/python -W ignore -m bench.loadgen --url "http://127.0.0.1:$port" --data-dir "$data" $run || status=1
 done
 if grep -q '"level": *"error"\|Traceback' "$data/run.log"; then
-    echo "server log has errors:"; grep -m 20 '"level": *"error"\|Traceback' "$data/run.log"; status=1
+    echo "server log has errors:"; grep -m 20 '"level": *"error"\|Traceback' "$data/run.log" | cut -c1-300; status=1
 fi
 exit $status

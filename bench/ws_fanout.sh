@@ -5,11 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=$1; shift
-data=$(mktemp -d /tmp/taptrade-bench.XXXXXX)
-TAPTRADE_LEDGER_METRICS_PORT=0 TAPTRADE_FEED_METRICS_PORT=0 .venv/bin/taptrade run --data-dir "$data" --port "$port" >"$data/run.log" 2>&1 &
-runner=$!
-trap 'kill -INT $runner; wait $runner; rm -rf "$data"' EXIT
-for _ in $(seq 60); do grep -q "is running" "$data/run.log" && break; sleep 0.5; done
+# shellcheck source=bench/server.sh
+source bench/server.sh
+start_server "$port"
 problem='"level": ?"(warning|error|critical)"|^(WARNING|ERROR|CRITICAL):|Traceback'
 for clients in "$@"; do
     echo "=== /ws fan-out to $clients clients"

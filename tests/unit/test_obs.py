@@ -50,6 +50,15 @@ def test_metrics_are_served_and_a_busy_port_is_not_fatal() -> None:
     assert serve_metrics(0) is False
 
 
+def numbers_printed_by(code: str) -> list[int]:
+    """Run `code` in a fresh interpreter (process-wide settings stay out of the test runner)."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return [int(word) for word in result.stdout.split()]
+
+
 def test_the_startup_heap_is_frozen_out_of_full_collections() -> None:
     # In a child: freezing the test runner's own heap would keep its garbage for the rest of the session.
     code = (
@@ -60,11 +69,7 @@ def test_the_startup_heap_is_frozen_out_of_full_collections() -> None:
         "frozen = freeze_startup_heap()\n"
         "print(before, frozen, gc.get_freeze_count(), len(gc.get_objects(generation=2)))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    before, frozen, freeze_count, oldest_after = map(int, result.stdout.split())
+    before, frozen, freeze_count, oldest_after = numbers_printed_by(code)
     assert frozen == freeze_count > before > 50_000
     assert oldest_after == 0  # what a full collection walks: nothing of the start-up heap
 
@@ -77,9 +82,5 @@ def test_a_gateway_worker_takes_the_hard_open_files_limit() -> None:
         "resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))\n"
         "print(raise_open_files_limit(), hard)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    now, hard = map(int, result.stdout.split())
+    now, hard = numbers_printed_by(code)
     assert now == hard

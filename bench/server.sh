@@ -1,0 +1,12 @@
+# Sourced by the benchmark scripts: `start_server PORT` starts `taptrade run` with its defaults (gateway
+# workers, ledger, simulated feed, private Redis) in a scratch data dir ($data, its log $data/run.log),
+# waits until it says it is running, and stops it and removes the dir when the script exits.
+start_server() {
+    local port=$1
+    data=$(mktemp -d /tmp/taptrade-bench.XXXXXX)
+    TAPTRADE_LEDGER_METRICS_PORT=0 TAPTRADE_FEED_METRICS_PORT=0 .venv/bin/taptrade run --data-dir "$data" \
+        --port "$port" >"$data/run.log" 2>&1 &
+    runner=$!
+    trap 'kill -INT $runner; wait $runner; rm -rf "$data"' EXIT
+    for _ in $(seq 60); do grep -q "is running" "$data/run.log" && break; sleep 0.5; done
+}
