@@ -66,8 +66,9 @@ class Resolver:
         self._grace_ms = grace_ms
         self._give_up_ms = give_up_ms
         self._step_bets = step_bets
-        self._settling: int | None = None  # the column part-way through its settlement
-        self._settled = 0  # bets of that column settled so far
+        # The column part-way through its settlement, as recorded by its first step, and its bets so far.
+        self._settling: ColumnOutcome | None = None
+        self._settled = 0
 
     def persist_bars(self, bars: list[Bar]) -> None:
         """Store bars (a bar already stored for its second is kept) and drop those past the retention."""
@@ -105,21 +106,25 @@ class Resolver:
                 break
             if not self._bars_in(end_ms) and now_ms < end_ms + self._give_up_ms:
                 break
-            outcome = column_outcome(column, self._grid, load_bars(self._conn, self._grid, column))
-            if self._settling != column:
+            if self._settling is not None and self._settling.column == column:
+                outcome = self._settling  # fixed by the first step: no need to read the bars again
+            else:
+                outcome = column_outcome(column, self._grid, load_bars(self._conn, self._grid, column))
                 # Before the transaction, so a dispute (or a crash) shows what the ledger was about to apply.
                 log.info("column_resolving", column=column, status=outcome.status, open=outcome.open,
                          high=outcome.high, low=outcome.low, close=outcome.close, ticks=outcome.ticks,
                          first_trade_id=outcome.first_trade_id, last_trade_id=outcome.last_trade_id,
                          void_reason=outcome.void_reason)  # fmt: skip
-                self._settling, self._settled = column, 0
+                self._settled = 0
             step = self._store.resolution_step(outcome, column + 1, max_bets=self._step_bets)
+            outcome = step.outcome  # after a crash between steps, the recorded outcome, not the bars'
             self._settled += step.settled
             _record_settlements(outcome, step.events)
             if step.events or step.finished:
                 start_ms = self._grid.column_start_ms(column)
                 done.append(Resolved(outcome, start_ms, end_ms, step.events, step.finished))
             if not step.finished:
+                self._settling = outcome
                 break  # the rest after the next batch of bets
             self._settling = None
             log.info("column_resolved", column=column, status=outcome.status, high=outcome.high,

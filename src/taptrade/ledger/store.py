@@ -150,6 +150,7 @@ class ResolutionStep:
     events: list[UserEvent]  # its owners' events (bet settled, balance)
     finished: bool  # no open bet is left in the column: the resolver moves on
     settled: int
+    outcome: ColumnOutcome  # what the bets were settled by: the column as recorded
 
 
 class LedgerStore:
@@ -205,7 +206,7 @@ class LedgerStore:
                     " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                     (next_column,),
                 )
-        return ResolutionStep(new, events, finished, settled)
+        return ResolutionStep(new, events, finished, settled, outcome)
 
     def _recorded_outcome(self, outcome: ColumnOutcome) -> ColumnOutcome:
         status, high, low = self._conn.execute(
