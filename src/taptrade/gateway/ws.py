@@ -44,6 +44,11 @@ CLOSE_POLICY = 1008
 _encoder = msgspec.json.Encoder()
 
 
+# How a send or receive fails when the peer has gone: starlette's disconnect, uvicorn's closed transport,
+# starlette's "not connected" RuntimeError, or the socket's own error.
+PEER_GONE = (WebSocketDisconnect, ClientDisconnected, RuntimeError, OSError)
+
+
 class Client:
     def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
@@ -93,8 +98,8 @@ class Client:
                 except TimeoutError:
                     await _close(ws, CLOSE_TRY_AGAIN, "too slow")
                     return
-                except (WebSocketDisconnect, ClientDisconnected, RuntimeError, OSError):
-                    return  # the peer is gone: the receiver ends the connection
+                except PEER_GONE:
+                    return  # the receiver ends the connection
 
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:
@@ -228,7 +233,7 @@ class Hub:
                 task.cancel()
             for task in (sender, receiver):
                 # A task may end with the peer's disconnect as well as with the cancel: neither is news.
-                with contextlib.suppress(asyncio.CancelledError, Exception):
+                with contextlib.suppress(asyncio.CancelledError, *PEER_GONE):
                     await task
 
     async def _receive(self, client: Client) -> None:
