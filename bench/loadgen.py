@@ -412,6 +412,15 @@ def verify(data_dir: Path, confirmed: list[str]) -> tuple[bool, str]:
     )
 
 
+def check(data_dir: Path, confirmed: list[str]) -> None:
+    """The run's last lines: the verification, then `check=ok`, or `check=FAILED` and exit status 1."""
+    ok, line = verify(data_dir, confirmed)
+    print(line)
+    print(f"check={'ok' if ok else 'FAILED'}")
+    if not ok:
+        raise SystemExit(1)
+
+
 class Sampler(threading.Thread):
     """Samples the server's processes at the given moments (epoch seconds)."""
 
@@ -563,11 +572,7 @@ def report(
             print("gateway_asyncio_tasks every 30 s: " + " ".join(f"{t:.0f}" for t in sampler.tasks))
             first, last = sampler.tasks[0], sampler.tasks[-1]
             print(f"slope gateway_asyncio_tasks={first:.0f}->{last:.0f} ({slope:+.1f}/h)")
-    ok, line = verify(args.data_dir, [b for r in results for b in r.confirmed])
-    print(line)
-    print(f"check={'ok' if ok else 'FAILED'}")
-    if not ok:
-        raise SystemExit(1)
+    check(args.data_dir, [b for r in results for b in r.confirmed])
 
 
 def ceiling(args: argparse.Namespace, traffic: Traffic, host: str, port: int) -> None:
@@ -600,11 +605,7 @@ def ceiling(args: argparse.Namespace, traffic: Traffic, host: str, port: int) ->
         print(cpu_line(before, after, answered, sum(r.cpu_s for r in results)))
         confirmed += [b for r in results for b in r.confirmed]
     print(f"bet_to_empty_ratio={throughput['bet'] / throughput['version']:.2f}")
-    ok, line = verify(args.data_dir, confirmed)
-    print(line)
-    print(f"check={'ok' if ok else 'FAILED'}")
-    if not ok:
-        raise SystemExit(1)
+    check(args.data_dir, confirmed)
 
 
 if __name__ == "__main__":
