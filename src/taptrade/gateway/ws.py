@@ -5,7 +5,9 @@ Each worker has one hub. A broadcast is encoded once and handed to every client;
 sender task, with one slot for the newest price and one for the newest quotes (a slow client simply
 skips stale ones) and a small bounded queue for everything else. A client whose queue overflows, or whose
 socket does not take a message within `SEND_TIMEOUT_S`, is closed with 1013 ("try again later"): one slow
-client never delays the others.
+client never delays the others. The send timeout is kept by one watchdog per hub rather than a timer per
+message: `asyncio.wait_for` made a task and a timer for every message to every client, a third of a worker's
+time at 2,000 clients (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ log = get_logger(__name__)
 PRICE_INTERVAL_S = 0.1  # at most 10 price messages a second per client
 QUEUE_MAX = 256
 SEND_TIMEOUT_S = 5.0
+WATCHDOG_INTERVAL_S = 1.0
 CLIENT_MESSAGE_MAX_BYTES = 4096
 CLOSE_TRY_AGAIN = 1013
 CLOSE_POLICY = 1008
@@ -58,6 +61,9 @@ class Client:
         self.queue: deque[str] = deque()
         self.wake = asyncio.Event()
         self.closing = False
+        self.sender: asyncio.Task[None] | None = None
+        self.sending_since: float | None = None  # the event loop's time when the send under way began
+        self.stalled = False  # set by the hub's watchdog, which then cancels the sender
 
     def offer_price(self, text: str) -> None:
         self.price = text
@@ -76,6 +82,7 @@ class Client:
 
     async def send_forever(self) -> None:
         ws = self.websocket
+        loop = asyncio.get_running_loop()
         while True:
             await self.wake.wait()
             self.wake.clear()
@@ -93,13 +100,28 @@ class Client:
                 else:
                     assert self.quotes is not None
                     text, self.quotes = self.quotes, None
+                self.sending_since = loop.time()
                 try:
-                    await asyncio.wait_for(ws.send_text(text), SEND_TIMEOUT_S)
-                except TimeoutError:
+                    await ws.send_text(text)
+                except asyncio.CancelledError:
+                    if not self.stalled:
+                        raise
                     await _close(ws, CLOSE_TRY_AGAIN, "too slow")
                     return
                 except PEER_GONE:
                     return  # the receiver ends the connection
+                finally:
+                    self.sending_since = None
+
+    def stalled_for(self, now: float) -> float:
+        """Seconds the send under way has taken so far (0 when none is)."""
+        return 0.0 if self.sending_since is None else now - self.sending_since
+
+    def stop_stalled(self) -> None:
+        """Give up on a peer that has not taken a message in time: the sender closes it with 1013."""
+        self.stalled = True
+        if self.sender is not None:
+            self.sender.cancel()
 
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:
@@ -133,6 +155,7 @@ class Hub:
         self._tasks = [
             asyncio.create_task(self._follow_events(), name="ws-events"),
             asyncio.create_task(self._pace_prices(), name="ws-prices"),
+            asyncio.create_task(self._watch_stalled(), name="ws-watchdog"),
         ]
 
     async def close(self) -> None:
@@ -183,6 +206,15 @@ class Hub:
             for client in self.clients:
                 client.offer_price(text)
 
+    async def _watch_stalled(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(WATCHDOG_INTERVAL_S)
+            now = loop.time()
+            for client in self.clients:
+                if not client.stalled and client.stalled_for(now) > SEND_TIMEOUT_S:
+                    client.stop_stalled()
+
     # --- per-user events and columns ------------------------------------------------------------
 
     async def _follow_events(self) -> None:
@@ -231,7 +263,7 @@ class Hub:
             client.offer_price(_encoder.encode(price).decode())
         self.clients.add(client)
         WS_CONNECTIONS.inc()
-        sender = asyncio.create_task(client.send_forever(), name="ws-send")
+        sender = client.sender = asyncio.create_task(client.send_forever(), name="ws-send")
         receiver = asyncio.create_task(self._receive(client), name="ws-receive")
         try:
             # Either side ends the connection: the peer leaves, or the sender gave up on a stalled peer
