@@ -67,7 +67,7 @@ RESPONSE_TIMEOUT_S = 10.0
 SIGN_S_PER_BET = 80e-6  # to sign and encode one bet, for the setup's schedule
 SOAK_SAMPLE_S = 30.0
 CEILING_BETS_PER_S = 4000  # bets signed per second of the closed loop: more than the path can take
-CEILING_EMPTY_PER_S = 10000
+CEILING_EMPTY_PER_S = 25000  # above what the empty endpoint answers, or the loop runs out of requests
 
 
 @dataclass
@@ -89,6 +89,11 @@ class Results:
     confirmed: list[str] = field(default_factory=list)
     last_done_s: dict[str, float] = field(default_factory=dict)
     cpu_s: float = 0.0
+    bets: list[tuple[float, float, int]] = field(default_factory=list)  # with --record: due, done, status
+
+
+# With --record: each bet's (due, done, status) is kept; set before the loader processes fork.
+KEEP_BET_RECORDS = False
 
 
 def kinds_for(scenario: str, count: int) -> list[str]:
@@ -203,6 +208,8 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
 
 def _record(results: Results, job: Job, status: int, body: bytes, retry_after: bool, done: float) -> None:
     latency_ms = (done - job.due_s) * 1000
+    if KEEP_BET_RECORDS and job.kind == "bet":
+        results.bets.append((job.due_s, done, status))
     results.latencies_ms.setdefault((job.phase, job.kind), []).append(latency_ms)
     results.by_second.setdefault(int(job.due_s), []).append(latency_ms)
     results.last_done_s[job.phase] = max(results.last_done_s.get(job.phase, 0.0), done)
@@ -242,11 +249,13 @@ async def _run(jobs: list[Job], traffic: Traffic, host: str, port: int, connecti
                 job = await queue.get()
                 writer.write(job.request or build_request(traffic, job))
                 try:
-                    status, body, retry_after = await asyncio.wait_for(
-                        _read_response(reader), RESPONSE_TIMEOUT_S
-                    )
+                    # asyncio.timeout rather than wait_for: no task per request.
+                    async with asyncio.timeout(RESPONSE_TIMEOUT_S):
+                        status, body, retry_after = await _read_response(reader)
                 except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
                     results.answers[f"{job.phase} {job.kind} timeout_or_closed"] += 1
+                    if KEEP_BET_RECORDS and job.kind == "bet":
+                        results.bets.append((job.due_s, time.time(), 0))
                     writer.close()
                     reader, writer = await asyncio.open_connection(host, port)
                     queue.task_done()
@@ -467,6 +476,14 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--publish-market", action="store_true")
     parser.add_argument("--timeline", action="store_true", help="also print p99 for each second")
+    parser.add_argument(
+        "--sign-as-sent", action="store_true", help="sign each bet when it is due (as the soak and spike do)"
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        help="write JSON: money deposited, confirmed bet ids, each bet's (due, done, status), answers",
+    )
     return parser.parse_args()
 
 
@@ -502,7 +519,7 @@ def main() -> None:
     # (its last bets are due 40 s after the first; signed in advance, most were on rows the price had
     # left and drew the cheap `422 no_quote` instead of a full bet). Signing costs the loader about
     # 0.08 ms of CPU per bet during the run, reported with its CPU.
-    lazy = args.scenario in ("soak", "spike")
+    lazy = args.scenario in ("soak", "spike") or args.sign_as_sent
 
     if args.scenario == "ceiling":
         ceiling(args, traffic, host, port)
@@ -522,6 +539,7 @@ def main() -> None:
             f"setup: {args.users} users signed in and funded, {bets} bets, "
             f"{time.time() - setup_started:.1f} s"
         )
+        print(f"sending_from={start_s:.3f}", flush=True)
         measured = [p for p in phases if p.name != "warmup"]
         measure_start = start_s + sum(p.seconds for p in phases if p.name == "warmup")
         measure_end = start_s + sum(p.seconds for p in phases)
@@ -532,10 +550,26 @@ def main() -> None:
             ]
         sampler = Sampler(processes.server_tree(port), moments, f"{args.url}/metrics")
         sampler.start()
+        global KEEP_BET_RECORDS
+        KEEP_BET_RECORDS = args.record is not None
         results = run_loaders(plans, [traffic] * args.procs, host, port, args.connections, "open")
         sampler.join()
         stop_market.set()
+        if args.record is not None:
+            write_record(args.record, results, len(traders) * FUND_CENTS)
         report(args, results, phases, start_s, measured, sampler)
+
+
+def write_record(path: Path, results: list[Results], funded_cents: int) -> None:
+    """What a fault campaign checks afterwards (tests/faults)."""
+    answers: Counter[str] = sum((r.answers for r in results), Counter())
+    record = {
+        "funded_cents": funded_cents,
+        "confirmed": [b for r in results for b in r.confirmed],
+        "bets": sorted(b for r in results for b in r.bets),
+        "answers": dict(answers),
+    }
+    path.write_text(json.dumps(record))
 
 
 def report(
