@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # The gateway (DESIGN §4, §8).
     host: str = "127.0.0.1"
     gateway_workers: int = Field(default=2, ge=1, le=64)
+    # `taptrade run` restarts a child that died after 0.5 s, doubling each time up to this (back to 0.5 s
+    # once a child has run for a minute).
+    restart_backoff_max_s: float = Field(default=30.0, ge=0.5, le=3600.0)
     # Bets one worker holds at once before it answers 503 `unavailable` with Retry-After instead of queueing
     # (load shedding: beyond capacity a queue only turns into latency).
     gateway_max_bets_in_flight: int = Field(default=512, ge=1, le=100_000)
@@ -75,6 +78,8 @@ class Settings(BaseSettings):
     bet_timestamp_window_s: int = Field(default=30, ge=1)
     quote_max_age_ms: int = Field(default=3000, ge=100)
     feed_stale_after_ms: int = Field(default=10_000, ge=1000)
+    # The breaker's hysteresis: betting reopens after this long of continuous fresh ticks (DESIGN §5).
+    feed_recovery_ms: int = Field(default=30_000, ge=1_000, le=600_000)
     demo_faucet_cents: int = Field(default=10_000, ge=1)
     feed: str = "simulated"
     # The archive of week files (DESIGN §7): file://DIR or s3://bucket/prefix; empty: DATA_DIR/archive.

@@ -4,6 +4,11 @@ Every tick is published (key and channel: gateways coalesce for their clients); 
 the ledger persists; the status is published on every change and every 5 s; a quote table a few times a
 second and at once when the price has moved half a row since the last table. Everything runs on one event
 loop with an injected clock, so tests can drive a source and read what was published.
+
+Redis going away does not stop the feed: ticks, status and quotes are simply not published meanwhile (they
+are superseded by the next ones anyway), while closed bars — the record columns are resolved from — wait
+in order, up to `BAR_BACKLOG_MAX`, and are written as soon as Redis answers again. Restarting instead
+would close betting for the breaker's 30 s of recovery after every Redis blip.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Literal, Protocol
 
 import msgspec
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from taptrade import bus
 from taptrade.clock import Clock
@@ -35,6 +41,8 @@ log = get_logger(__name__)
 STATUS_EVERY_MS = 5_000
 OVERRIDE_READ_EVERY_MS = 1_000
 HOUSEKEEPING_S = 0.1
+BAR_BACKLOG_MAX = 3_600  # an hour of bars kept while Redis is unreachable
+REDIS_ERRORS = (RedisError, OSError)
 _encoder = msgspec.json.Encoder()
 
 
@@ -56,7 +64,7 @@ class FeedService:
         self._redis = redis
         self._clock = clock
         now_ms = clock.now_ms()
-        self.breaker = Breaker(now_ms)
+        self.breaker = Breaker(now_ms, recovery_ms=settings.feed_recovery_ms)
         self.bars = BarBuilder()
         self._model = load_model(settings.quote_model)
         self._volatility: EwmaVolatility | None = None
@@ -74,6 +82,8 @@ class FeedService:
         self._last_override_ms = -OVERRIDE_READ_EVERY_MS
         self.ticks = 0
         self.bars_published = 0
+        self._bar_backlog: list[bytes] = []  # encoded closed bars not yet written to the stream
+        self._redis_lost_since_ms: int | None = None
         self.quote_log = QuoteLog(settings.data_dir / "quotes")
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -93,7 +103,34 @@ class FeedService:
         async for event in self._source.events():
             await self.on_event(event)
 
+    def _redis_lost(self, exc: BaseException) -> None:
+        now_ms = self._clock.now_ms()
+        if self._redis_lost_since_ms is None:
+            self._redis_lost_since_ms = now_ms
+            log.warning("feed_redis_unavailable", error=str(exc), bars_waiting=len(self._bar_backlog))
+
+    def _redis_back(self) -> None:
+        if self._redis_lost_since_ms is not None:
+            log.info(
+                "feed_redis_back",
+                after_ms=self._clock.now_ms() - self._redis_lost_since_ms,
+                bars_written=self.bars_published,
+            )
+            self._redis_lost_since_ms = None
+
     async def on_event(self, event: SourceEvent) -> None:
+        try:
+            await self._on_event(event)
+        except REDIS_ERRORS as exc:
+            self._redis_lost(exc)
+
+    async def housekeeping(self) -> None:
+        try:
+            await self._housekeeping()
+        except REDIS_ERRORS as exc:
+            self._redis_lost(exc)
+
+    async def _on_event(self, event: SourceEvent) -> None:
         now_ms = self._clock.now_ms()
         pipe = self._redis.pipeline(transaction=False)
         if isinstance(event, Tick):
@@ -106,12 +143,13 @@ class FeedService:
             self.last_tick = tick
             self.ticks += 1
         for bar in self.bars.on_event(event):
-            self._add_bar(pipe, bar)
-        await pipe.execute()
+            self._add_bar(bar)
+        self._write_bars(pipe)
+        await self._execute(pipe)
         if isinstance(event, Tick) and self._moved_half_a_row(event.price_cents):
             await self.publish_quotes(now_ms)
 
-    async def housekeeping(self) -> None:
+    async def _housekeeping(self) -> None:
         now_ms = self._clock.now_ms()
         if now_ms - self._last_override_ms >= OVERRIDE_READ_EVERY_MS:
             self._last_override_ms = now_ms
@@ -126,24 +164,37 @@ class FeedService:
         self.quote_log.flush()
         if state != self._published_state or now_ms - self._last_status_ms >= STATUS_EVERY_MS:
             await self._publish_status(state, now_ms)
-        closed = self.bars.on_clock(now_ms - self._skew_ms)
-        if closed:
+        for bar in self.bars.on_clock(now_ms - self._skew_ms):
+            self._add_bar(bar)
+        if self._bar_backlog:
             pipe = self._redis.pipeline(transaction=False)
-            for bar in closed:
-                self._add_bar(pipe, bar)
-            await pipe.execute()
+            self._write_bars(pipe)
+            await self._execute(pipe)
         if now_ms - self._last_quote_ms >= self._settings.quote_interval_ms:
             await self.publish_quotes(now_ms)
 
-    def _add_bar(self, pipe: aioredis.client.Pipeline, bar: Bar) -> None:
+    def _add_bar(self, bar: Bar) -> None:
+        """A closed bar joins the backlog, which the next write to Redis empties."""
         bar = msgspec.structs.replace(bar, health=self._bar_health(bar))
-        pipe.xadd(
-            bus.BARS_STREAM, {"m": _encoder.encode(bar)}, maxlen=bus.BARS_STREAM_MAX_LEN, approximate=True
-        )
-        self.bars_published += 1
+        self._bar_backlog.append(_encoder.encode(bar))
+        if len(self._bar_backlog) > BAR_BACKLOG_MAX:
+            del self._bar_backlog[0]
+            log.error("feed_bar_dropped", reason="Redis unreachable too long", backlog=BAR_BACKLOG_MAX)
         if self._volatility is None:
             self._volatility = EwmaVolatility(bar.close)
         self._volatility.update(bar.close)
+
+    def _write_bars(self, pipe: aioredis.client.Pipeline) -> None:
+        for data in self._bar_backlog:
+            pipe.xadd(bus.BARS_STREAM, {"m": data}, maxlen=bus.BARS_STREAM_MAX_LEN, approximate=True)
+
+    async def _execute(self, pipe: aioredis.client.Pipeline) -> None:
+        """Run a pipeline that carries the bar backlog: once it went through, the backlog is written."""
+        written = len(self._bar_backlog)
+        await pipe.execute()
+        del self._bar_backlog[:written]
+        self.bars_published += written
+        self._redis_back()
 
     def _moved_half_a_row(self, price_cents: int) -> bool:
         quoted = self._quoted_price
