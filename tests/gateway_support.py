@@ -163,6 +163,7 @@ def publish_market(
     betting: str = "open",
     price_feed: str = "healthy",
     tick_age_ms: int = 0,
+    quotes_age_ms: int = 0,
 ) -> QuoteTable:
     """What the feed would publish: a tick, a quote table over every placeable column, the status."""
     client = redis.Redis.from_url(redis_url)
@@ -170,7 +171,7 @@ def publish_market(
     first_column, first_row = current_column(), price // 1000 - QUOTE_ROWS // 2
     table = QuoteTable(
         quote_id=now,
-        ts_ms=now,
+        ts_ms=now - quotes_age_ms,
         price=price,
         first_column=first_column,
         first_row=first_row,

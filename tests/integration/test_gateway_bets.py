@@ -245,6 +245,16 @@ async def test_a_silent_feed_suspends_betting_even_if_it_said_healthy(
     assert error_code(response) == (503, "price_feed_stale")
 
 
+async def test_a_stale_quote_table_is_503_not_no_quote(
+    client: httpx.AsyncClient, settings: Settings, trader: Trader
+) -> None:
+    publish_market(settings.resolved_redis_url(), quotes_age_ms=settings.quote_max_age_ms + 500)
+    await asyncio.sleep(0.2)
+    response = await place(client, trader, bet_body(trader, settings, column=current_column() + 3, row=ROW))
+    assert error_code(response) == (503, "price_feed_stale")  # nothing wrong with the cell: try again
+    assert "Retry-After" in response.headers
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [

@@ -196,7 +196,9 @@ def _check_rules(
     if not state.grid.is_placeable(column, now_ms):
         raise rule("cell_not_placeable", "too late for this column (or too far ahead)")
     market = state.market
-    if not market.betting_open(now_ms):
+    if not market.betting_open(now_ms) or not market.quotes_fresh(now_ms):
+        # No fresh quote table (the feed or Redis is behind): a moment's unavailability, not a refusal
+        # of this cell, so 503 with Retry-After rather than 422 `no_quote`.
         raise feed_stale()
     quote = market.quote(column, row, now_ms)
     if quote is None:

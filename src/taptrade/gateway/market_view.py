@@ -111,10 +111,15 @@ class MarketView:
             return True  # an operator holds the breaker closed: betting stays open whatever the feed does
         return stale is not None and stale <= self._stale_after_ms
 
+    def quotes_fresh(self, now_ms: int) -> bool:
+        """A quote table newer than the maximum age is in hand (else no cell can be priced now)."""
+        table = self.quotes
+        return table is not None and now_ms - table.ts_ms <= self._quote_max_age_ms
+
     def quote(self, column: int, row: int, now_ms: int) -> tuple[int, int] | None:
         """(multiplier_e4, quote_id) from the latest table, if it is fresh and offers the cell."""
         table = self.quotes
-        if table is None or now_ms - table.ts_ms > self._quote_max_age_ms:
+        if table is None or not self.quotes_fresh(now_ms):
             return None
         multiplier = table.multiplier_e4(column, row)
         return None if multiplier is None else (multiplier, table.quote_id)
