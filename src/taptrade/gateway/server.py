@@ -22,6 +22,7 @@ from taptrade.obs.metrics import mark_worker_dead, prepare_multiprocess_dir
 log = get_logger(__name__)
 
 LISTEN_BACKLOG = 4096
+WS_MAX_MESSAGE_BYTES = 64 * 1024
 STOP_TIMEOUT_S = 10.0
 
 
@@ -64,6 +65,9 @@ def run_worker(settings: Settings, worker: int) -> None:
         # 65 % of a worker's time and prices stopped arriving (docs/benchmarks.md). Off; nginx or a
         # smaller quote message are the ways to save bytes.
         ws_per_message_deflate=False,
+        # A client sends small JSON messages (ws.CLIENT_MESSAGE_MAX_BYTES); a bigger message, whole or in
+        # fragments, is refused by the protocol (1009) before it is buffered, not after 16 MiB of it.
+        ws_max_size=WS_MAX_MESSAGE_BYTES,
     )
     log.info("gateway_worker_started", worker=worker, port=settings.port)
     freeze_startup_heap()
