@@ -33,7 +33,6 @@ log = get_logger(__name__)
 UNIX_SOCKET_MAX_PATH = 100
 STOP_TIMEOUT_S = 10.0
 RESTART_BACKOFF_MIN_S = 0.5
-RESTART_BACKOFF_MAX_S = 30.0
 # A child that ran this long is healthy again: its next crash restarts it quickly.
 HEALTHY_AFTER_S = 60.0
 
@@ -100,8 +99,9 @@ class Child:
 class Supervisor:
     """Starts children in order, restarts the ones that die, stops them in reverse order."""
 
-    def __init__(self, specs: list[ChildSpec]) -> None:
+    def __init__(self, specs: list[ChildSpec], backoff_max_s: float = 30.0) -> None:
         self.children = [Child(spec) for spec in specs]
+        self.backoff_max_s = backoff_max_s
 
     def poll_once(self) -> None:
         now = time.monotonic()
@@ -127,7 +127,7 @@ class Supervisor:
                 restart_in_s=child.backoff_s,
             )
             child.restart_at = now + child.backoff_s
-            child.backoff_s = min(child.backoff_s * 2, RESTART_BACKOFF_MAX_S)
+            child.backoff_s = min(child.backoff_s * 2, self.backoff_max_s)
 
     def stop_all(self) -> None:
         for child in reversed(self.children):
@@ -225,7 +225,7 @@ def run_launcher(settings: Settings) -> None:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
 
-    supervisor = Supervisor(specs)
+    supervisor = Supervisor(specs, settings.restart_backoff_max_s)
     try:
         for child in supervisor.children:
             child.start()

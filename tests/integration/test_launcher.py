@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from taptrade.launcher import ChildSpec, Supervisor
 from tests.support import REPO, address, free_port, wait_for
 
 OWNER = address(0xFEED)
@@ -238,3 +239,20 @@ async def bet_and_follow_it(port: int) -> None:
         assert (await http.get(f"/api/columns/{column}")).json()["status"] in ("resolved", "void")
         history = (await http.get("/api/bets", headers=trader.headers())).json()["bets"]
         assert [b["bet_id"] for b in history] == [body["bet_id"]]
+
+
+def test_a_crashing_child_is_restarted_with_backoff_up_to_the_configured_cap() -> None:
+    supervisor = Supervisor([ChildSpec("crasher", [sys.executable, "-c", "raise SystemExit(3)"])], 1.0)
+    child = supervisor.children[0]
+    child.start()
+    delays = []
+    deadline = time.monotonic() + 20
+    while len(delays) < 4 and time.monotonic() < deadline:
+        restart_at = child.restart_at
+        supervisor.poll_once()
+        if child.restart_at is not None and child.restart_at != restart_at:
+            delays.append(round(child.restart_at - time.monotonic(), 1))
+        time.sleep(0.02)
+    assert child.proc is not None
+    child.proc.wait()
+    assert delays == [0.5, 1.0, 1.0, 1.0]  # doubling from 0.5 s, held at the cap
