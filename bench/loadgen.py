@@ -223,19 +223,31 @@ def _record(results: Results, job: Job, status: int, body: bytes, retry_after: b
     results.answers[f"{job.phase} {job.kind} {status} {code}{note}"] += 1
 
 
+async def _open(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection, retried while the server refuses (a gateway worker being restarted)."""
+    while True:
+        try:
+            return await asyncio.open_connection(host, port)
+        except OSError:
+            await asyncio.sleep(0.05)
+
+
 async def _follow_price(traffic: Traffic, host: str, port: int, stop: asyncio.Event) -> None:
     """Keep the traffic's price current, so bets signed as they are sent stay on quoted rows."""
-    reader, writer = await asyncio.open_connection(host, port)
     request = f"GET /api/price HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
-    try:
-        while not stop.is_set():
-            writer.write(request)
-            status, body, _ = await _read_response(reader)
-            if status == 200:
-                traffic.price_cents = json.loads(body)["price"]
-            await asyncio.sleep(1.0)
-    finally:
-        writer.close()
+    while not stop.is_set():
+        reader, writer = await _open(host, port)
+        try:
+            while not stop.is_set():
+                writer.write(request)
+                status, body, _ = await _read_response(reader)
+                if status == 200:
+                    traffic.price_cents = json.loads(body)["price"]
+                await asyncio.sleep(1.0)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            await asyncio.sleep(0.1)  # the server closed it (a fault campaign): open another
+        finally:
+            writer.close()
 
 
 async def _run(jobs: list[Job], traffic: Traffic, host: str, port: int, connections: int) -> Results:
@@ -243,7 +255,7 @@ async def _run(jobs: list[Job], traffic: Traffic, host: str, port: int, connecti
     queue: asyncio.Queue[Job] = asyncio.Queue()
 
     async def connection() -> None:
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await _open(host, port)
         try:
             while True:
                 job = await queue.get()
@@ -257,10 +269,13 @@ async def _run(jobs: list[Job], traffic: Traffic, host: str, port: int, connecti
                     if KEEP_BET_RECORDS and job.kind == "bet":
                         results.bets.append((job.due_s, time.time(), 0))
                     writer.close()
-                    reader, writer = await asyncio.open_connection(host, port)
+                    reader, writer = await _open(host, port)
                     queue.task_done()
                     continue
-                _record(results, job, status, body, retry_after, time.time())
+                try:
+                    _record(results, job, status, body, retry_after, time.time())
+                except (ValueError, KeyError, TypeError):  # an answer not in the contract's shape
+                    results.answers[f"{job.phase} {job.kind} {status} unparsable"] += 1
                 queue.task_done()
         finally:
             writer.close()
@@ -273,7 +288,15 @@ async def _run(jobs: list[Job], traffic: Traffic, host: str, port: int, connecti
         if delay > 0:
             await asyncio.sleep(delay)
         queue.put_nowait(job)  # open loop: it leaves on time even if every connection is busy
-    await queue.join()
+    try:
+        # Every request is answered or timed out by then; a connection that died otherwise must not
+        # hang the run (its jobs are counted as unanswered).
+        await asyncio.wait_for(queue.join(), RESPONSE_TIMEOUT_S + 5)
+    except TimeoutError:
+        dead = [task for task in workers if task.done()]
+        for task in dead:
+            results.answers[f"loader connection failed: {task.exception()!r}"] += 1
+        results.answers["unanswered"] += queue.qsize()
     stop.set()
     for task in (*workers, follower):
         task.cancel()
