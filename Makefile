@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TAPTRADE_DATA_DIR ?= ./data
 TAPTRADE_PORT ?= 8000
 
-.PHONY: run test lint typecheck security system-deps web web-test e2e bench bench-ledger bench-gateway bench-soak bench-ws clean
+.PHONY: run test test-faults lint typecheck security system-deps web web-test e2e bench bench-ledger bench-gateway bench-soak bench-ws clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -53,6 +53,14 @@ web-test: web
 # and traces stay in web/test-results.
 e2e: $(STAMP) web system-deps
 	cd web && npm run e2e
+
+# The fault campaigns in full (tests/faults; `make test` runs each once and short); their figures become
+# the matrix in docs/reliability.md.
+FAULT_RESULTS := build/fault-results.jsonl
+test-faults: $(STAMP) system-deps
+	mkdir -p build && rm -f $(FAULT_RESULTS)
+	TAPTRADE_FAULTS=full TAPTRADE_FAULT_RESULTS=$(CURDIR)/$(FAULT_RESULTS) $(BIN)/pytest -m fault tests/faults
+	$(BIN)/python scripts/fault_matrix.py $(FAULT_RESULTS) docs/reliability.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

@@ -1,0 +1,215 @@
+"""Processes killed and Redis lost under load: nothing acknowledged is lost, nothing is debited twice, the
+money adds up, and the system recovers by itself.
+
+Each campaign runs the load generator against one `taptrade run`, delivers its faults as real signals,
+and ends with the invariant check over everything the system has taken so far (`System.verdict`).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.faults.conftest import Scale
+from tests.faults.harness import Load, LoadRecord, MatrixRow, System, record_row
+from tests.support import wait_for
+
+pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(1800)]
+
+Inject = Callable[[System, random.Random], list[float]]
+STALE_S = 10.0  # the gateway suspends betting when the last tick is older (TAPTRADE_FEED_STALE_AFTER_MS)
+COLUMN_MS = 5000
+
+
+def campaign(
+    system: System, scale: Scale, fault: str, method: str, runs: int, duration_s: float, inject: Inject
+) -> tuple[LoadRecord, list[float]]:
+    """Load for `duration_s`, the faults `inject` delivers meanwhile (it returns their moments), the
+    invariant check, and a row for the matrix."""
+    seed = random.randrange(2**32)
+    print(f"{fault}: seed={seed}")
+    load = Load(system, scale.rate, duration_s, users=scale.rate)
+    load.wait_started()
+    moments = inject(system, random.Random(seed))
+    record = load.finish()
+    system.took(record)
+    verdict = system.verdict()
+    recoveries = [record.recovery_s(moment) for moment in moments]
+    answers = ", ".join(f"{k}: {v}" for k, v in sorted(record.answers.items()))
+    record_row(
+        MatrixRow(
+            fault=fault,
+            method=method,
+            runs=runs,
+            acknowledged=len(record.confirmed),
+            lost=verdict.lost,
+            double_debits=verdict.double_debits + verdict.stored_twice,
+            drift_cents=verdict.drift_cents,
+            recovery_s=[round(r, 2) if r is not None else -1.0 for r in recoveries],
+            notes=answers,
+        )
+    )
+    assert verdict.ok, verdict
+    assert all(r is not None for r in recoveries), (recoveries, answers)
+    server_errors = {
+        k: v for k, v in record.answers.items() if " 5" in k and " 503 " not in k and " 504 " not in k
+    }
+    assert not server_errors, server_errors  # never a 500 (and 503 and 504 only as the contract has them)
+    without_retry_after = {k: v for k, v in record.answers.items() if " 503 " in k and "retry-after" not in k}
+    assert not without_retry_after, without_retry_after
+    return record, moments
+
+
+def test_ledger_kill_9_at_random_moments(system: System, scale: Scale) -> None:
+    def inject(system: System, rng: random.Random) -> list[float]:
+        moments = []
+        for _ in range(scale.ledger_kills):
+            time.sleep(rng.uniform(0.3, 1.5))
+            pid = system.kill("ledger")
+            moments.append(time.time())
+            system.wait_replaced("ledger", pid)
+        return moments
+
+    record, _ = campaign(
+        system, scale, "ledger killed (SIGKILL)", "`kill -9` at a random moment, restarted by `taptrade run`",
+        scale.ledger_kills, scale.ledger_kills * 2.5 + 5, inject,
+    )  # fmt: skip
+    assert len(record.confirmed) > 0
+
+
+def test_gateway_worker_kill_9(system: System, scale: Scale) -> None:
+    def inject(system: System, rng: random.Random) -> list[float]:
+        moments = []
+        for _ in range(scale.worker_kills):
+            time.sleep(rng.uniform(0.5, 1.5))
+            pid = system.kill("gateway-worker")
+            moments.append(time.time())
+            system.wait_replaced("gateway-worker", pid, count=2)
+        return moments
+
+    campaign(
+        system, scale, "gateway worker killed (SIGKILL)",
+        "`kill -9` of one of the two workers, restarted by the gateway's supervisor",
+        scale.worker_kills, scale.worker_kills * 3 + 5, inject,
+    )  # fmt: skip
+
+
+def test_redis_kill_9_and_restart_from_its_append_only_file(system: System, scale: Scale) -> None:
+    untouched = {role: system.pids(role) for role in ("ledger", "feed", "gateway-worker")}
+
+    def inject(system: System, rng: random.Random) -> list[float]:
+        moments = []
+        for _ in range(scale.redis_restarts):
+            time.sleep(rng.uniform(0.5, 1.5))
+            pid = system.kill("redis")
+            moments.append(time.time())
+            system.wait_replaced("redis", pid)
+            time.sleep(2.0)
+        return moments
+
+    campaign(
+        system, scale, "Redis killed (SIGKILL), restarted from its append-only file",
+        "`kill -9` of redis-server; `taptrade run` restarts it and it replays its AOF",
+        scale.redis_restarts, scale.redis_restarts * 4.5 + 6, inject,
+    )  # fmt: skip
+    assert {role: system.pids(role) for role in untouched} == untouched  # ours reconnected, none restarted
+
+
+def test_redis_down_for_10_s_is_503_with_retry_after_then_recovers(system: System, scale: Scale) -> None:
+    untouched = {role: system.pids(role) for role in ("ledger", "feed", "gateway-worker")}
+    outages: list[tuple[float, float]] = []
+
+    def inject(system: System, rng: random.Random) -> list[float]:
+        assert system.proc is not None
+        moments = []
+        for _ in range(scale.redis_outages):
+            time.sleep(rng.uniform(0.5, 1.0))
+            # The launcher would restart Redis at once: hold it while Redis stays down.
+            os.kill(system.proc.pid, signal.SIGSTOP)
+            try:
+                pid = system.kill("redis")
+                down = time.time()
+                time.sleep(10.0)
+            finally:
+                os.kill(system.proc.pid, signal.SIGCONT)
+            up = time.time()
+            outages.append((down, up))
+            system.wait_replaced("redis", pid)
+            moments.append(up)
+            time.sleep(3.0)
+        return moments
+
+    record, _ = campaign(
+        system, scale, "Redis down for 10 s",
+        "redis-server killed while `taptrade run` is stopped (SIGSTOP), so nothing restarts it for 10 s; "
+        "recovery counted from Redis's return",
+        scale.redis_outages, scale.redis_outages * 15 + 5, inject,
+    )  # fmt: skip
+    assert {role: system.pids(role) for role in untouched} == untouched  # recovered without restarts
+    for down, up in outages:
+        during = [status for due, _, status in record.bets if down + 1 <= due <= up - 1]
+        assert during, "no bet was sent while Redis was down"
+        assert set(during) <= {503, 0}, sorted(set(during))  # refused at once, never a 500 or a hang
+        assert during.count(503) > len(during) * 0.9
+
+
+def test_feed_kill_9(system: System, scale: Scale) -> None:
+    def inject(system: System, rng: random.Random) -> list[float]:
+        moments = []
+        for _ in range(scale.feed_kills):
+            time.sleep(rng.uniform(0.5, 1.5))
+            pid = system.kill("feed")
+            moments.append(time.time())
+            system.wait_replaced("feed", pid)
+            time.sleep(scale.feed_recovery_s + 4)  # a new feed holds betting closed until then
+        return moments
+
+    campaign(
+        system, scale, "feed killed (SIGKILL)",
+        "`kill -9` of the feed, restarted by `taptrade run`",
+        scale.feed_kills, scale.feed_kills * (scale.feed_recovery_s + 8) + 5, inject,
+    )  # fmt: skip
+
+
+def test_a_silent_feed_suspends_betting_voids_the_gap_and_recovers(system: System, scale: Scale) -> None:
+    silences: list[tuple[float, float]] = []
+
+    def inject(system: System, rng: random.Random) -> list[float]:
+        moments = []
+        for _ in range(scale.feed_silences):
+            time.sleep(rng.uniform(0.5, 1.5))
+            pid = system.pids("feed")[0]
+            os.kill(pid, signal.SIGSTOP)  # alive, connected, and silent: no tick, no bar, no status
+            quiet = time.time()
+            time.sleep(scale.silence_s)
+            os.kill(pid, signal.SIGCONT)
+            silences.append((quiet, time.time()))
+            moments.append(time.time())
+            time.sleep(scale.feed_recovery_s + 6)  # betting reopens after that long of fresh ticks
+        return moments
+
+    record, moments = campaign(
+        system, scale, f"feed silent for {scale.silence_s:.0f} s",
+        "the feed process stopped (SIGSTOP) and continued; recovery counted from its first tick after",
+        scale.feed_silences, scale.feed_silences * (scale.silence_s + scale.feed_recovery_s + 9) + 4, inject,
+    )  # fmt: skip
+    for (quiet, back), recovered in zip(silences, moments, strict=True):
+        suspended = {s for due, _, s in record.bets if quiet + STALE_S + 1 <= due <= back}
+        assert suspended == {503}, sorted(suspended)  # price_feed_stale, with Retry-After (checked above)
+        recovery = record.recovery_s(recovered)
+        assert recovery is not None
+        assert recovery >= scale.feed_recovery_s - 1  # not before the breaker's recovery
+        check_gap_voided(system, quiet, back)
+
+
+def check_gap_voided(system: System, quiet: float, back: float) -> None:
+    """The columns wholly inside the silence are void and every bet in them refunded once."""
+    first, last = int(quiet * 1000) // COLUMN_MS + 1, int(back * 1000) // COLUMN_MS - 1
+    wait_for(lambda: system.columns(first, last) == last - first + 1, 60, "the gap's columns resolved")
+    assert set(system.column_statuses(first, last)) == {"void"}
+    assert system.unrefunded_bets(first, last) == 0
