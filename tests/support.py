@@ -106,6 +106,7 @@ class LedgerThread:
         self.stop_event.set()
         self.thread.join(timeout=10)
         assert not self.thread.is_alive(), "ledger thread did not stop"
+        self.service.close()
 
 
 def ledger_subprocess(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:

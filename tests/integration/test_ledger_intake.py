@@ -18,7 +18,7 @@ from taptrade.commands import decode_events, decode_replies, encode
 from taptrade.config import Settings
 from taptrade.ledger import db
 from taptrade.ledger.integrity import check_integrity
-from tests.support import LedgerThread, address, bet, deposit, now_ms, placeable_column, wait_for
+from tests.support import LedgerThread, RedisServer, address, bet, deposit, now_ms, placeable_column, wait_for
 
 REPLY_CHANNEL = bus.reply_channel("test")
 
@@ -177,3 +177,32 @@ def _sha(source: str) -> str:
     import hashlib
 
     return hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+
+
+def test_redis_gone_for_seconds_is_retried_at_most_a_second_apart(
+    settings: Settings, redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with LedgerThread(settings):
+        time.sleep(0.3)
+        redis_server.kill()
+        time.sleep(4.0)
+        redis_server.start()
+        client = redis.Redis.from_url(settings.resolved_redis_url())
+        try:
+            wait_for(lambda: _group_ready(client), 5.0, "the ledger back on the restarted Redis")
+        finally:
+            client.close()
+    retries = [
+        json.loads(line)["retry_in_s"]
+        for line in capsys.readouterr().err.splitlines()
+        if '"ledger_redis_error"' in line
+    ]
+    assert len(retries) >= 5  # it kept trying while Redis was gone
+    assert max(retries) == 1.0  # backing off, but never more than a second between attempts
+
+
+def _group_ready(client: redis.Redis) -> bool:
+    try:
+        return bool(client.xinfo_groups(bus.INTAKE_STREAM))
+    except redis.ResponseError:
+        return False

@@ -69,4 +69,5 @@ def run_ledger(settings: Settings) -> None:
         batch_max=settings.ledger_batch_max,
     )
     service.run(stop)
+    service.close()
     log.info("ledger_stopped", batches=service.batches_committed, commands=service.commands_handled)
