@@ -259,12 +259,14 @@ async def _run(jobs: list[Job], traffic: Traffic, host: str, port: int, connecti
         try:
             while True:
                 job = await queue.get()
-                writer.write(job.request or build_request(traffic, job))
+                request = job.request or build_request(traffic, job)
                 try:
+                    # uvloop raises RuntimeError writing to a connection the server has closed.
+                    writer.write(request)
                     # asyncio.timeout rather than wait_for: no task per request.
                     async with asyncio.timeout(RESPONSE_TIMEOUT_S):
                         status, body, retry_after = await _read_response(reader)
-                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, RuntimeError):
                     results.answers[f"{job.phase} {job.kind} timeout_or_closed"] += 1
                     if KEEP_BET_RECORDS and job.kind == "bet":
                         results.bets.append((job.due_s, time.time(), 0))
