@@ -60,11 +60,12 @@ def scale() -> Scale:
     return FULL if os.environ.get("TAPTRADE_FAULTS") == "full" else SHORT
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory, scale: Scale) -> Iterator[System]:
-    """One `taptrade run` for every campaign (a new one keeps betting closed for its feed's first 30 s).
-    Its processes are restarted by the launcher after each fault, as in production; each campaign waits
-    for its recovery before the next begins."""
+    """One `taptrade run` for a module's campaigns (a new one keeps betting closed until its breaker has
+    seen fresh ticks for `feed_recovery_s`), stopped after the module so that it takes no CPU from the
+    tests that follow. Its processes are restarted by the launcher after each fault, as in production;
+    each campaign waits for its recovery before the next begins."""
     root: Path = tmp_path_factory.mktemp("faults")
     recovery_ms = str(int(scale.feed_recovery_s * 1000))
     running = System(root / "data", env={"TAPTRADE_FEED_RECOVERY_MS": recovery_ms}).start()
