@@ -1,5 +1,7 @@
-"""Fault campaigns (tests/faults): `make test` runs each once and short; `make test-faults` runs the full
-campaigns (TAPTRADE_FAULTS=full) and records their figures for docs/reliability.md."""
+"""Fault campaigns (tests/faults): `make test` runs the quick ones short (the ledger killed three times, Redis
+killed once, the WebSocket frames, the adversaries); `make test-faults` runs every campaign in full
+(TAPTRADE_FAULTS=full, including those marked `long_fault`) and records their figures for
+docs/reliability.md."""
 
 from __future__ import annotations
 

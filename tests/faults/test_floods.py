@@ -61,6 +61,7 @@ async def flooder_requests(system: System, count: int) -> list[bytes]:
     return requests
 
 
+@pytest.mark.long_fault
 def test_one_wallet_at_1000_a_second_is_held_to_its_rate_and_others_are_unaffected(
     system: System, scale: Scale
 ) -> None:
@@ -90,6 +91,7 @@ def test_one_wallet_at_1000_a_second_is_held_to_its_rate_and_others_are_unaffect
     assert system.verdict().ok
 
 
+@pytest.mark.long_fault
 def test_10000_idle_connections_do_not_stop_betting(system: System) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

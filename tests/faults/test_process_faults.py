@@ -95,6 +95,7 @@ def test_ledger_kill_9_at_random_moments(system: System, scale: Scale) -> None:
     assert len(record.confirmed) > 0
 
 
+@pytest.mark.long_fault
 def test_gateway_worker_kill_9(system: System, scale: Scale) -> None:
     campaign(
         system, scale, "gateway worker killed (SIGKILL)",
@@ -115,6 +116,7 @@ def test_redis_kill_9_and_restart_from_its_append_only_file(system: System, scal
     assert {role: system.pids(role) for role in untouched} == untouched  # ours reconnected, none restarted
 
 
+@pytest.mark.long_fault
 def test_redis_down_for_10_s_is_503_with_retry_after_then_recovers(system: System, scale: Scale) -> None:
     untouched = {role: system.pids(role) for role in ("ledger", "feed", "gateway-worker")}
     outages: list[tuple[float, float]] = []
@@ -153,6 +155,7 @@ def test_redis_down_for_10_s_is_503_with_retry_after_then_recovers(system: Syste
         assert during.count(503) > len(during) * 0.9
 
 
+@pytest.mark.long_fault
 def test_feed_kill_9(system: System, scale: Scale) -> None:
     campaign(
         system, scale, "feed killed (SIGKILL)",
@@ -163,6 +166,7 @@ def test_feed_kill_9(system: System, scale: Scale) -> None:
     )  # fmt: skip
 
 
+@pytest.mark.long_fault
 def test_a_silent_feed_suspends_betting_voids_the_gap_and_recovers(system: System, scale: Scale) -> None:
     silences: list[tuple[float, float]] = []
 
