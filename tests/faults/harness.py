@@ -167,11 +167,16 @@ class LoadRecord:
     bets: list[tuple[float, float, int]]
     answers: dict[str, int]
 
-    def recovery_s(self, fault_s: float) -> float | None:
-        """From the fault until the first bet sent after it was confirmed: how long a trader waited to see
-        a bet go through again (None if none did)."""
-        done = [d for due, d, status in self.bets if due >= fault_s and status in (200, 201)]
-        return None if not done else max(0.0, min(done) - fault_s)
+    def recovery_s(self, fault_s: float, until_s: float = float("inf"), slow_s: float = 1.0) -> float | None:
+        """From the fault until the disturbance it caused was over: the answer time of the last bet, of
+        those sent from the fault until `until_s` (the next fault), that was refused for the outage (503,
+        504, a closed connection) or waited more than `slow_s`; 0 when none was, None when none of them
+        was confirmed at all (never recovered)."""
+        window = [(due, done, status) for due, done, status in self.bets if fault_s <= due < until_s]
+        if not any(status in (200, 201) for _, _, status in window):
+            return None
+        disturbed = [done for due, done, status in window if status in (0, 503, 504) or done - due > slow_s]
+        return 0.0 if not disturbed else max(0.0, max(disturbed) - fault_s)
 
     def statuses(self) -> dict[int, int]:
         counts: dict[int, int] = {}

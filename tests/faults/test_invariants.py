@@ -58,12 +58,21 @@ async def test_a_stake_debited_twice_is_seen(
     assert (verdict.ok, verdict.double_debits, verdict.integrity_ok) == (False, 1, False)
 
 
-def test_recovery_is_the_first_confirmation_of_a_bet_sent_after_the_fault() -> None:
+def test_recovery_ends_with_the_last_bet_the_fault_refused_or_held() -> None:
     record = LoadRecord(
         funded_cents=0,
         confirmed=[],
-        bets=[(9.0, 9.1, 201), (10.1, 12.0, 504), (10.2, 11.6, 201), (10.5, 11.2, 201), (11.0, 11.4, 201)],
+        bets=[
+            (9.0, 9.1, 201),
+            (10.1, 12.0, 504),  # no answer from the ledger in time
+            (10.2, 11.6, 201),  # confirmed, but held 1.4 s
+            (10.5, 11.2, 201),
+            (11.0, 11.1, 201),
+            (12.5, 12.55, 201),
+            (13.0, 13.5, 503),
+        ],
         answers={},
     )
-    assert record.recovery_s(10.0) == pytest.approx(1.2)  # 11.2: the earliest confirmation of a later bet
-    assert record.recovery_s(12.0) is None
+    assert record.recovery_s(10.0, until_s=12.9) == pytest.approx(2.0)  # the 504's answer at 12.0
+    assert record.recovery_s(12.2, until_s=12.9) == 0.0  # nothing disturbed
+    assert record.recovery_s(12.9) is None  # only a refusal after it: never recovered

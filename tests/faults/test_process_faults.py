@@ -39,7 +39,8 @@ def campaign(
     record = load.finish()
     system.took(record)
     verdict = system.verdict()
-    recoveries = [record.recovery_s(moment) for moment in moments]
+    ends = [*moments[1:], float("inf")]
+    recoveries = [record.recovery_s(moment, until) for moment, until in zip(moments, ends, strict=True)]
     answers = ", ".join(
         f"{k.removeprefix('measure bet ')[:80]}: {v}" for k, v in sorted(record.answers.items())
     )
@@ -192,7 +193,7 @@ def test_a_silent_feed_suspends_betting_voids_the_gap_and_recovers(system: Syste
     for (quiet, back), recovered in zip(silences, moments, strict=True):
         suspended = {s for due, _, s in record.bets if quiet + STALE_S + 1 <= due <= back}
         assert suspended == {503}, sorted(suspended)  # price_feed_stale, with Retry-After (checked above)
-        recovery = record.recovery_s(recovered)
+        recovery = record.recovery_s(recovered, recovered + scale.feed_recovery_s + 6)
         assert recovery is not None
         assert recovery >= scale.feed_recovery_s - 1  # not before the breaker's recovery
         check_gap_voided(system, quiet, back)
