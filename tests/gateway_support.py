@@ -7,6 +7,8 @@ import base64
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -216,3 +218,23 @@ async def funded_trader(
     await sign_in(client, settings, trader)
     assert (await intake.submit(deposit(trader.address, cents))).ok
     return trader
+
+
+@contextmanager
+def fresh_market(redis_url: str) -> Iterator[None]:
+    """Keep publishing the static market every 0.5 s (as a live feed would), for a test whose client is
+    slower than the quote tables' maximum age."""
+    stop = threading.Event()
+
+    def publish() -> None:
+        while not stop.wait(0.5):
+            publish_market(redis_url)
+
+    publisher = threading.Thread(target=publish, daemon=True)
+    publish_market(redis_url)
+    publisher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        publisher.join(timeout=5)

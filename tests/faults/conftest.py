@@ -1,5 +1,5 @@
-"""Fault campaigns (tests/faults): `make test` runs the quick ones short (the ledger killed three times, Redis
-killed once, the WebSocket frames, the adversaries); `make test-faults` runs every campaign in full
+"""Fault campaigns (tests/faults): `make test` runs the quick ones short (the ledger killed three times, the
+WebSocket frames, the adversaries); `make test-faults` runs every campaign in full
 (TAPTRADE_FAULTS=full, including those marked `long_fault`) and records their figures for
 docs/reliability.md."""
 

@@ -106,6 +106,7 @@ def test_gateway_worker_kill_9(system: System, scale: Scale) -> None:
     )  # fmt: skip
 
 
+@pytest.mark.long_fault
 def test_redis_kill_9_and_restart_from_its_append_only_file(system: System, scale: Scale) -> None:
     untouched = {role: system.pids(role) for role in ("ledger", "feed", "gateway-worker")}
     campaign(
