@@ -38,6 +38,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import re
 import statistics
 import threading
 import time
@@ -140,7 +141,7 @@ async def sign_in_all(url: str, settings: Any, count: int) -> list[Trader]:
 
 
 async def fund_all(redis_url: str, traders: list[Trader]) -> None:
-    client = connect_async(redis_url)
+    client = connect_async(redis_url, timeout_s=30)  # thousands of deposits at once: let them queue
     intake = IntakeClient(client, intake_max_len=1_000_000, reply_timeout_ms=30_000)
     await intake.start()
     try:
@@ -189,7 +190,7 @@ def build_request(traffic: Traffic, job: Job) -> bytes:
 # --- the run (one loader process) --------------------------------------------------------------------
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
     """Status, body, and whether a Retry-After header came with it."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.split(b"\r\n")
@@ -240,7 +241,7 @@ async def _follow_price(traffic: Traffic, host: str, port: int, stop: asyncio.Ev
         try:
             while not stop.is_set():
                 writer.write(request)
-                status, body, _ = await _read_response(reader)
+                status, body, _ = await read_response(reader)
                 if status == 200:
                     traffic.price_cents = json.loads(body)["price"]
                 await asyncio.sleep(1.0)
@@ -265,7 +266,7 @@ async def _run(jobs: list[Job], traffic: Traffic, host: str, port: int, connecti
                     writer.write(request)
                     # asyncio.timeout rather than wait_for: no task per request.
                     async with asyncio.timeout(RESPONSE_TIMEOUT_S):
-                        status, body, retry_after = await _read_response(reader)
+                        status, body, retry_after = await read_response(reader)
                 except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, RuntimeError):
                     results.answers[f"{job.phase} {job.kind} timeout_or_closed"] += 1
                     if KEEP_BET_RECORDS and job.kind == "bet":
@@ -297,7 +298,9 @@ async def _run(jobs: list[Job], traffic: Traffic, host: str, port: int, connecti
     except TimeoutError:
         dead = [task for task in workers if task.done()]
         for task in dead:
-            results.answers[f"loader connection failed: {task.exception()!r}"] += 1
+            # Without the object addresses a repr carries, so that equal failures count as one line.
+            failure = re.sub(r" at 0x[0-9a-f]+| 0x[0-9a-f]+", "", repr(task.exception()))
+            results.answers[f"loader connection failed: {failure}"] += 1
         results.answers["unanswered"] += queue.qsize()
     stop.set()
     for task in (*workers, follower):
@@ -317,7 +320,7 @@ async def _closed_loop(jobs: list[Job], host: str, port: int, connections: int, 
                 if time.time() >= until_s:
                     return
                 writer.write(job.request or b"")
-                status, body, retry_after = await _read_response(reader)
+                status, body, retry_after = await read_response(reader)
                 done = time.time()
                 job.due_s = done  # latency is not measured in a closed loop
                 _record(results, job, status, body, retry_after, done)

@@ -90,12 +90,20 @@ def server_tree(port: int) -> list[int]:
         root = parent_of(root)
         if root <= 1:
             return workers  # not started by `taptrade run`: the workers alone
+    return tree_of(root)
+
+
+def tree_of(root: int) -> list[int]:
+    """`root` and all its descendants that still run; a process that ends while we look is left out."""
     tree, todo = [], [root]
     while todo:
         pid = todo.pop()
+        try:
+            todo.extend(children_of(pid))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
         tree.append(pid)
-        todo.extend(children_of(pid))
-    return tree
+    return sorted(tree)
 
 
 def read_proc(pid: int) -> ProcSample:

@@ -20,7 +20,9 @@ class SubmitResult:
 
 
 async def _submit(settings: Settings, command: Command, timeout_s: float) -> SubmitResult:
-    client = connect_async(settings.resolved_redis_url(), settings.redis_pool_size)
+    client = connect_async(
+        settings.resolved_redis_url(), settings.redis_pool_size, settings.redis_timeout_ms / 1000
+    )
     intake = IntakeClient(
         client,
         intake_max_len=settings.intake_max_len,

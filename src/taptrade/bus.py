@@ -33,7 +33,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis import Redis as SyncRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from taptrade.commands import Command, Envelope, Reply, decode_replies, encode
@@ -85,9 +85,17 @@ def faucet_key(address: str) -> str:
     return f"tt:faucet:{address}"
 
 
-def connect_async(url: str, pool_size: int = 64) -> aioredis.Redis:
-    """An asyncio client whose callers wait for a free connection instead of failing past the cap."""
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=pool_size, timeout=5)
+def connect_async(url: str, pool_size: int = 64, timeout_s: float = 2.0) -> aioredis.Redis:
+    """An asyncio client whose callers wait at most `timeout_s` for a free connection (past the cap) and
+    as long again for Redis to answer a command: a Redis that is up but not answering (stopped, stalled on
+    its disk) costs a caller that long, not the whole stall. (Pub/sub reads pass their own timeouts.)"""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=pool_size,
+        timeout=timeout_s,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+    )
     return aioredis.Redis.from_pool(pool)
 
 
@@ -295,7 +303,14 @@ class IntakeClient:
             try:
                 await send(envelope)
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                raise BusUnavailable(str(exc)) from exc
+                if never_sent(exc):
+                    raise BusUnavailable(str(exc)) from exc
+                # The command may have left: Redis runs what is in its socket even after we gave up.
+                raise ReplyTimeout(f"Redis did not answer request {request_id}: {exc}") from exc
+            except ResponseError as exc:
+                if not refuses_writes(exc):
+                    raise
+                raise BusUnavailable(f"Redis refuses writes: {exc}") from exc
             # A timer on the future itself: cheaper per bet than asyncio.wait_for's extra waiter.
             timer = asyncio.get_running_loop().call_later(timeout_s or self._timeout_s, _expire, future)
             try:
@@ -329,6 +344,20 @@ class IntakeClient:
                 future = self._waiting.get(reply.request_id)
                 if future is not None and not future.done():
                     future.set_result(reply)
+
+
+def never_sent(exc: Exception) -> bool:
+    """The error came before the command left (no free connection, or none could be made), so the
+    command certainly did not run. Any other failure — a read that timed out, a connection closed under
+    it — leaves its outcome unknown. (redis-py says which only in its messages.)"""
+    text = str(exc)
+    return text.startswith(("No connection available", "Timeout connecting")) or " connecting to " in text
+
+
+def refuses_writes(exc: ResponseError) -> bool:
+    """Redis is up but refuses every write for now: it cannot persist (MISCONF: its disk is full or
+    failing) or its memory is full (OOM). Both pass without us: it is unavailability, not a bug."""
+    return isinstance(exc, OutOfMemoryError) or str(exc).startswith("MISCONF")
 
 
 def _expire(future: asyncio.Future[Reply]) -> None:

@@ -27,6 +27,7 @@ class Code(StrEnum):
     LOSS_LIMIT = "loss_limit"
     COOLING_DOWN = "cooling_down"
     BAD_COMMAND = "bad_command"
+    STORAGE_UNAVAILABLE = "storage_unavailable"  # not applied: the ledger's disk refuses writes (full)
     INTERNAL_ERROR = "internal_error"
 
 

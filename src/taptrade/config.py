@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     resolution_grace_ms: int = Field(default=2000, ge=0, le=60_000)
     reply_timeout_ms: int = Field(default=2000, ge=10, le=60_000)
     redis_pool_size: int = Field(default=64, ge=1, le=10_000)
+    # The longest an asyncio process (gateway, feed, admin) waits on one Redis command before it answers
+    # without it: 503 when the command never left, 504 (outcome unknown) when it may have run.
+    redis_timeout_ms: int = Field(default=2000, ge=100, le=60_000)
 
     # The gateway (DESIGN §4, §8).
     host: str = "127.0.0.1"

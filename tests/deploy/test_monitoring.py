@@ -33,6 +33,7 @@ PRODUCT_METRICS = {
     "last_successful_backup_timestamp",
     "ledger_batch_size",
     "ledger_commit_seconds",
+    "ledger_storage_refusing",
     "integrity_drift_users",
 }
 NODE_EXPORTER_METRICS = {
@@ -56,6 +57,7 @@ REQUIRED_ALERTS = {
     "TapTradeBackupStale": "warning|critical",
     "TapTradeTargetDown": "critical",
     "TapTradeDiskFilling": "warning|critical",
+    "TapTradeLedgerStorageRefusing": "critical",
 }
 
 

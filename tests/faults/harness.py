@@ -11,23 +11,32 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from bench import processes
+from bench import loadgen, processes
 
+from taptrade.bus import IntakeClient, connect_async
 from taptrade.config import Settings, load_settings
 from taptrade.ledger import db
 from taptrade.ledger.integrity import check_integrity
-from tests.support import REPO, free_port, wait_for
+from tests.gateway_support import Trader, sign_in
+from tests.support import REPO, deposit, free_port, wait_for
+
+if TYPE_CHECKING:
+    from tests.faults.conftest import Scale
 
 START_TIMEOUT_S = 60.0
+# Delivers a campaign's faults while the load runs; returns the moments (epoch seconds) it struck.
+Inject = Callable[["System", random.Random], list[float]]
 
 
 @dataclass
@@ -83,16 +92,14 @@ class System:
     def pids(self, role: str) -> list[int]:
         """The running processes of one role (`ledger`, `feed`, `redis`, `gateway-worker`, ...)."""
         assert self.proc is not None
-        found, todo = [], [self.proc.pid]
-        while todo:
-            pid = todo.pop()
+        found = []
+        for pid in processes.tree_of(self.proc.pid):
             try:
                 if processes.role_of(pid) == role:
                     found.append(pid)
-                todo.extend(processes.children_of(pid))
             except (FileNotFoundError, ProcessLookupError):
                 continue  # ended while we looked
-        return sorted(found)
+        return found
 
     def kill(self, role: str, sig: signal.Signals = signal.SIGKILL) -> int:
         """Signal one process of `role` (the first of several); its pid."""
@@ -188,14 +195,16 @@ class LoadRecord:
 class Load:
     """`bench.loadgen` in its own processes: bets signed as they are sent, at `rate` for `duration_s`."""
 
-    def __init__(self, system: System, rate: int, duration_s: float, users: int = 0) -> None:
+    def __init__(
+        self, system: System, rate: int, duration_s: float, users: int = 0, connections: int = 64
+    ) -> None:
         self.system = system
         self.record_path = system.data_dir.parent / f"{system.data_dir.name}-load.json"
         self.out_path = system.data_dir.parent / f"{system.data_dir.name}-load.out"
         argv = [sys.executable, "-W", "ignore", "-m", "bench.loadgen", "--url", system.url]
         argv += ["--data-dir", str(system.data_dir), "--scenario", "bets", "--sign-as-sent"]
         argv += ["--rate", str(rate), "--duration", str(duration_s), "--warmup", "0"]
-        argv += ["--record", str(self.record_path), "--connections", "64"]
+        argv += ["--record", str(self.record_path), "--connections", str(connections)]
         if users:
             argv += ["--users", str(users)]
         self._out = self.out_path.open("w")
@@ -248,12 +257,13 @@ class Verdict:
     double_debits: int  # bets with more than one BET row (a stake taken twice)
     drift_cents: int  # balances - (deposits - withdrawals - house result)
     integrity_ok: bool
+    file_ok: bool = True  # SQLite's own check of the file (pages, indexes): nothing corrupt
     integrity: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return (self.lost, self.stored_twice, self.double_debits, self.drift_cents) == (0, 0, 0, 0) and (
-            self.integrity_ok
+            self.integrity_ok and self.file_ok
         )
 
 
@@ -286,6 +296,7 @@ def check_invariants(data_dir: Path, acknowledged: list[str], deposited_cents: i
             " - COALESCE(SUM(CASE WHEN status = 'void' THEN amount_cents END), 0) FROM bets"
         ).fetchone()
         report = check_integrity(conn)
+        file_check = [row[0] for row in conn.execute("PRAGMA integrity_check")]
     finally:
         conn.close()
     return Verdict(
@@ -295,6 +306,7 @@ def check_invariants(data_dir: Path, acknowledged: list[str], deposited_cents: i
         double_debits=int(double_debits),
         drift_cents=int(held) - (deposited_cents - int(withdrawn) - int(house)),
         integrity_ok=report.ok,
+        file_ok=file_check == ["ok"],
         integrity=asdict(report),
     )
 
@@ -322,10 +334,81 @@ def record_row(row: MatrixRow) -> None:
             out.write(json.dumps(asdict(row)) + "\n")
 
 
+def campaign(
+    system: System,
+    scale: Scale,
+    fault: str,
+    method: str,
+    runs: int,
+    duration_s: float,
+    inject: Inject,
+    connections: int = 64,
+) -> tuple[LoadRecord, list[float]]:
+    """Load for `duration_s`, the faults `inject` delivers meanwhile (it returns their moments), the
+    invariant check, and a row for the matrix. `connections`: the loader's, enough for every bet a fault
+    holds at once, or bets wait in the loader rather than the server."""
+    seed = random.randrange(2**32)
+    print(f"{fault}: seed={seed}")
+    load = Load(system, scale.rate, duration_s, users=scale.rate, connections=connections)
+    load.wait_started()
+    moments = inject(system, random.Random(seed))
+    record = load.finish()
+    system.took(record)
+    verdict = system.verdict()
+    ends = [*moments[1:], float("inf")]
+    recoveries = [record.recovery_s(moment, until) for moment, until in zip(moments, ends, strict=True)]
+    answers = ", ".join(
+        f"{k.removeprefix('measure bet ')[:80]}: {v}" for k, v in sorted(record.answers.items())
+    )
+    record_row(
+        MatrixRow(
+            fault=fault,
+            method=method,
+            runs=runs,
+            acknowledged=len(record.confirmed),
+            lost=verdict.lost,
+            double_debits=verdict.double_debits + verdict.stored_twice,
+            drift_cents=verdict.drift_cents,
+            recovery_s=[round(r, 2) if r is not None else -1.0 for r in recoveries],
+            notes=answers,
+        )
+    )
+    assert verdict.ok, verdict
+    assert all(r is not None for r in recoveries), (recoveries, answers)
+    server_errors = {
+        k: v for k, v in record.answers.items() if " 5" in k and " 503 " not in k and " 504 " not in k
+    }
+    assert not server_errors, server_errors  # never a 500 (and 503 and 504 only as the contract has them)
+    without_retry_after = {k: v for k, v in record.answers.items() if " 503 " in k and "retry-after" not in k}
+    assert not without_retry_after, without_retry_after
+    return record, moments
+
+
 def settings_for(system: System) -> Settings:
     """The settings a client of `system` needs: its port (sign-in domain), chain, Redis URL."""
     chain_id = httpx.get(f"{system.url}/api/grid", timeout=10).json()["chain_id"]
     return load_settings(data_dir=system.data_dir, port=system.port, chain_id=chain_id)
+
+
+async def funded_traders(system: System, count: int, cents: int) -> list[Trader]:
+    """`count` new traders, signed in through the API and each credited `cents` through the ledger (and
+    counted into the system's deposits)."""
+    settings = settings_for(system)
+    traders = [Trader() for _ in range(count)]
+    async with httpx.AsyncClient(base_url=system.url, timeout=30) as client:
+        for trader in traders:
+            await sign_in(client, settings, trader)
+    redis = connect_async(settings.resolved_redis_url())
+    intake = IntakeClient(redis, intake_max_len=100_000, reply_timeout_ms=10_000)
+    await intake.start()
+    try:
+        for trader in traders:
+            assert (await intake.submit(deposit(trader.address, cents))).ok
+            system.deposited_cents += cents
+    finally:
+        await intake.close()
+        await redis.aclose()
+    return traders
 
 
 async def send_open_loop(
@@ -342,14 +425,7 @@ async def send_open_loop(
             while True:
                 n = await queue.get()
                 writer.write(requests[n])
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.split(b"\r\n")
-                length = next(
-                    (int(x.split(b":", 1)[1]) for x in lines if x.lower().startswith(b"content-length:")), 0
-                )
-                body = await reader.readexactly(length)
-                retry_after = any(x.lower().startswith(b"retry-after:") for x in lines)
-                status = int(lines[0].split(b" ", 2)[1])
+                status, body, retry_after = await loadgen.read_response(reader)
                 code = json.loads(body)["error"]["code"] if status >= 400 else ""
                 answers[n] = (status, code, retry_after)
                 queue.task_done()

@@ -16,11 +16,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from taptrade.bus import IntakeClient, connect_async
 from tests.faults.conftest import Scale
-from tests.faults.harness import Load, System, send_open_loop, settings_for
-from tests.gateway_support import Trader, bet_body, current_column, sign_in
-from tests.support import deposit
+from tests.faults.harness import Load, System, funded_traders, send_open_loop, settings_for
+from tests.gateway_support import bet_body, current_column
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -34,19 +32,9 @@ FLOODER_FUNDS = 10_000_000
 async def flooder_requests(system: System, count: int) -> list[bytes]:
     """`count` bets by one signed-in, funded wallet, each on a quoted cell near the price."""
     settings = settings_for(system)
-    trader = Trader()
+    [trader] = await funded_traders(system, 1, FLOODER_FUNDS)
     async with httpx.AsyncClient(base_url=system.url, timeout=30) as client:
-        await sign_in(client, settings, trader)
         price = (await client.get("/api/price")).json()["price"]
-    redis = connect_async(settings.resolved_redis_url())
-    intake = IntakeClient(redis, intake_max_len=100_000, reply_timeout_ms=10_000)
-    await intake.start()
-    try:
-        assert (await intake.submit(deposit(trader.address, FLOODER_FUNDS))).ok
-        system.deposited_cents += FLOODER_FUNDS
-    finally:
-        await intake.close()
-        await redis.aclose()
     row, column = price // settings.row_cents, current_column() + 2
     requests = []
     for n in range(count):

@@ -11,61 +11,19 @@ import os
 import random
 import signal
 import time
-from collections.abc import Callable
 
 import pytest
 
 from tests.faults.conftest import Scale
-from tests.faults.harness import Load, LoadRecord, MatrixRow, System, record_row
+from tests.faults.harness import Inject, System, campaign
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(1800)]
 
-Inject = Callable[[System, random.Random], list[float]]
 STALE_S = 10.0  # the gateway suspends betting when the last tick is older (TAPTRADE_FEED_STALE_AFTER_MS)
 COLUMN_MS = 5000
-
-
-def campaign(
-    system: System, scale: Scale, fault: str, method: str, runs: int, duration_s: float, inject: Inject
-) -> tuple[LoadRecord, list[float]]:
-    """Load for `duration_s`, the faults `inject` delivers meanwhile (it returns their moments), the
-    invariant check, and a row for the matrix."""
-    seed = random.randrange(2**32)
-    print(f"{fault}: seed={seed}")
-    load = Load(system, scale.rate, duration_s, users=scale.rate)
-    load.wait_started()
-    moments = inject(system, random.Random(seed))
-    record = load.finish()
-    system.took(record)
-    verdict = system.verdict()
-    ends = [*moments[1:], float("inf")]
-    recoveries = [record.recovery_s(moment, until) for moment, until in zip(moments, ends, strict=True)]
-    answers = ", ".join(
-        f"{k.removeprefix('measure bet ')[:80]}: {v}" for k, v in sorted(record.answers.items())
-    )
-    record_row(
-        MatrixRow(
-            fault=fault,
-            method=method,
-            runs=runs,
-            acknowledged=len(record.confirmed),
-            lost=verdict.lost,
-            double_debits=verdict.double_debits + verdict.stored_twice,
-            drift_cents=verdict.drift_cents,
-            recovery_s=[round(r, 2) if r is not None else -1.0 for r in recoveries],
-            notes=answers,
-        )
-    )
-    assert verdict.ok, verdict
-    assert all(r is not None for r in recoveries), (recoveries, answers)
-    server_errors = {
-        k: v for k, v in record.answers.items() if " 5" in k and " 503 " not in k and " 504 " not in k
-    }
-    assert not server_errors, server_errors  # never a 500 (and 503 and 504 only as the contract has them)
-    without_retry_after = {k: v for k, v in record.answers.items() if " 503 " in k and "retry-after" not in k}
-    assert not without_retry_after, without_retry_after
-    return record, moments
+REDIS_HUNG_S = 8.0
+REDIS_WAIT_MAX_S = 4.5  # a free connection (2 s), the command (2 s), and a margin
 
 
 def kills(
@@ -155,6 +113,46 @@ def test_redis_down_for_10_s_is_503_with_retry_after_then_recovers(system: Syste
         assert during, "no bet was sent while Redis was down"
         assert set(during) <= {503, 0}, sorted(set(during))  # refused at once, never a 500 or a hang
         assert during.count(503) > len(during) * 0.9
+
+
+@pytest.mark.long_fault
+def test_redis_hung_is_answered_in_bounded_time_then_recovers(system: System, scale: Scale) -> None:
+    """Redis alive but not answering (SIGSTOP: a stalled disk, a swapped-out process): the bet path does
+    not wait on it for the whole stall. A bet whose command was sent may still run when Redis wakes (its
+    bytes wait in the socket), so its outcome is unknown: 504, never a 503 that says it was not taken."""
+    untouched = {role: system.pids(role) for role in ("ledger", "feed", "gateway-worker", "redis")}
+    hangs: list[tuple[float, float]] = []
+
+    def inject(system: System, rng: random.Random) -> list[float]:
+        moments = []
+        for _ in range(scale.redis_outages):
+            time.sleep(rng.uniform(0.5, 1.0))
+            pid = system.pids("redis")[0]
+            os.kill(pid, signal.SIGSTOP)
+            stopped = time.time()
+            time.sleep(REDIS_HUNG_S)
+            os.kill(pid, signal.SIGCONT)
+            hangs.append((stopped, time.time()))
+            moments.append(time.time())
+            time.sleep(5.0)
+        return moments
+
+    record, _ = campaign(
+        system, scale, f"Redis hung for {REDIS_HUNG_S:.0f} s",
+        "redis-server stopped (SIGSTOP) and continued; recovery counted from its return",
+        scale.redis_outages, scale.redis_outages * (REDIS_HUNG_S + 6) + 5, inject,
+        connections=int(scale.rate * REDIS_WAIT_MAX_S) + 64,
+    )  # fmt: skip
+    assert {role: system.pids(role) for role in untouched} == untouched
+    for stopped, back in hangs:
+        # Sent while Redis was stopped, early enough that even the longest wait ends before it continues.
+        last_due = back - REDIS_WAIT_MAX_S
+        during = [
+            (done - due, status) for due, done, status in record.bets if stopped + 0.5 <= due <= last_due
+        ]
+        assert during, "no bet was sent while Redis was hung"
+        assert {status for _, status in during} <= {503, 504}, sorted({s for _, s in during})
+        assert max(waited for waited, _ in during) <= REDIS_WAIT_MAX_S, max(w for w, _ in during)
 
 
 @pytest.mark.long_fault

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
+import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
-from taptrade.bus import IntakeClient
+from taptrade.bus import IntakeClient, connect_async
 from taptrade.config import Settings
 from taptrade.ledger import db
 from taptrade.ledger.integrity import check_integrity
@@ -22,11 +26,12 @@ from tests.gateway_support import (
     bet_body,
     current_column,
     error_code,
+    fresh_market,
     funded_trader,
     publish_market,
     sign_in,
 )
-from tests.support import make_settings
+from tests.support import LedgerThread, RedisServer, make_settings
 
 ROW = PRICE_CENTS // 1000
 
@@ -307,3 +312,91 @@ async def test_no_answer_from_the_ledger_is_504_and_logged_for_a_dispute(
     [logged] = [line for line in lines if line.get("bet_id") == body["bet_id"]]
     assert (logged["code"], logged["cell"], logged["balance"]) == ("timeout", body["cell"], None)
     assert logged["quote_id"] > 0
+
+
+async def test_a_redis_that_refuses_writes_is_503_unavailable_and_the_bet_goes_through_after(
+    client: httpx.AsyncClient, settings: Settings, trader: Trader, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Redis up but refusing writes (its memory full here; its disk full gives MISCONF, the same path):
+    a moment's unavailability with Retry-After, logged as the bet's answer rather than as a crash of the
+    request, and nothing of the bet was kept."""
+    body = bet_body(trader, settings, column=current_column() + 4, row=ROW)
+    admin = redis.Redis.from_url(settings.resolved_redis_url())
+    admin.config_set("maxmemory", 1)
+    try:
+        response = await place(client, trader, body)
+    finally:
+        admin.config_set("maxmemory", 0)
+        admin.close()
+    assert error_code(response) == (503, "unavailable")
+    assert int(response.headers["Retry-After"]) >= 1
+    logged = capfd.readouterr().err
+    assert '"request_failed"' not in logged
+    [line] = [json.loads(x) for x in logged.splitlines() if body["bet_id"] in x and '"event": "bet"' in x]
+    assert line["code"] == "unavailable"
+
+    again = await place(client, trader, body)  # the same signed bet: its nonce was not spent
+    assert again.status_code == 201, again.text
+
+
+@pytest.fixture
+async def stall_world(
+    tmp_path: Path, redis_url: str, redis_server: RedisServer
+) -> AsyncIterator[tuple[httpx.AsyncClient, Settings, Trader]]:
+    """Gateway and ledger on the session's Redis with a short Redis timeout (500 ms), and a funded trader."""
+    settings = make_settings(tmp_path / "stall", redis_url, redis_timeout_ms=500)
+    with LedgerThread(settings), fresh_market(redis_url), GatewayThread(settings) as gateway:
+        client = connect_async(redis_url)
+        intake = IntakeClient(client, intake_max_len=1000, reply_timeout_ms=5000)
+        await intake.start()
+        try:
+            async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as http:
+                yield http, settings, await funded_trader(http, settings, intake, 10_000)
+        finally:
+            await intake.close()
+            await client.aclose()
+
+
+async def test_redis_down_is_503_unavailable_at_once(
+    stall_world: tuple[httpx.AsyncClient, Settings, Trader], redis_server: RedisServer
+) -> None:
+    """Nothing listens: the command never left, so the bet certainly did not happen — 503, retry."""
+    http, settings, trader = stall_world
+    body = bet_body(trader, settings, column=current_column() + 4, row=ROW)
+    redis_server.kill()
+    try:
+        response = await asyncio.wait_for(place(http, trader, body), 5)
+    finally:
+        redis_server.start()
+    assert error_code(response) == (503, "unavailable")
+    assert "Retry-After" in response.headers
+
+
+async def test_a_stalled_redis_is_504_in_bounded_time_and_the_bet_may_still_land(
+    stall_world: tuple[httpx.AsyncClient, Settings, Trader], redis_server: RedisServer
+) -> None:
+    """Redis up but not answering (stopped): the bet is answered after the Redis timeout, not after the
+    stall. Its command already sat in Redis's socket, and Redis runs it when it wakes — which is why the
+    answer is 504 (ask later), never 503 (it did not happen)."""
+    http, settings, trader = stall_world
+    first = await place(http, trader, bet_body(trader, settings, column=current_column() + 4, row=ROW))
+    assert first.status_code == 201  # the worker now knows the session: the bet's next step is Redis's
+    body = bet_body(trader, settings, column=current_column() + 4, row=ROW + 1)
+    assert redis_server.proc is not None
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        response = await asyncio.wait_for(place(http, trader, body), 5)
+        waited_s = time.monotonic() - started
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    assert error_code(response) == (504, "timeout"), response.text
+    assert waited_s < 1.5  # the 500 ms timeout, with room for a busy machine
+
+    for _ in range(100):
+        asked = await http.get(f"/api/bets/{body['bet_id']}", headers=trader.headers())
+        if asked.status_code == 200:
+            break
+        await asyncio.sleep(0.05)
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["bet"]["status"] == "confirmed"

@@ -43,7 +43,9 @@ async def test_kill_9_mid_stream_loses_nothing_and_applies_nothing_twice(
 ) -> None:
     log_path = tmp_path / "ledger.log"
     proc = ledger_subprocess(settings, log_path)
-    client = connect_async(settings.resolved_redis_url())
+    # Thousands of submits at once from this one loop: give each time to get a connection and be queued
+    # (the test is about the ledger's crashes, not about Redis answering slowly).
+    client = connect_async(settings.resolved_redis_url(), timeout_s=10)
     intake = IntakeClient(client, intake_max_len=100_000, reply_timeout_ms=1500)
     await intake.start()
     seed = random.randrange(2**32)

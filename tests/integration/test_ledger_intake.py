@@ -206,3 +206,51 @@ def _group_ready(client: redis.Redis) -> bool:
         return bool(client.xinfo_groups(bus.INTAKE_STREAM))
     except redis.ResponseError:
         return False
+
+
+def test_a_full_disk_answers_the_batch_storage_unavailable_and_it_resumes_when_space_returns(
+    settings: Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """SQLite's own cap on the file (max_page_count) refuses to grow it exactly as a full disk does
+    (SQLITE_FULL): the whole batch is rolled back, every command in it is told so at once, none is left
+    pending, and the same commands go through once there is room again."""
+    client = redis.Redis.from_url(settings.resolved_redis_url())
+    pubsub = client.pubsub()
+    pubsub.subscribe(REPLY_CHANNEL)
+    owners = [address(1000 + n) for n in range(300)]  # new users: the batch must grow the file
+
+    def queue_all() -> None:
+        pipe = client.pipeline(transaction=True)  # one MULTI: the ledger reads them as one batch
+        for n, owner in enumerate(owners):
+            command = {**json.loads(encode(deposit(owner, 500, command_id=f"full-{n}"))), "type": "deposit"}
+            pipe.xadd(bus.INTAKE_STREAM, {"m": envelope(f"r-{n}", command)})
+        pipe.execute()
+
+    ledger = LedgerThread(settings)
+    conn = ledger.writer_connection()
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    queue_all()
+    with ledger:
+        refused = collect(pubsub, len(owners), decode_replies)
+        assert [r.code for r in refused] == ["storage_unavailable"] * len(owners)
+        assert "full" in refused[0].message
+        assert REGISTRY.get_sample_value("ledger_storage_refusing") == 1.0
+        wait_for(lambda: client.xpending(bus.INTAKE_STREAM, bus.INTAKE_GROUP)["pending"] == 0)
+
+        conn.execute("PRAGMA max_page_count = 1073741823")  # space again
+        queue_all()
+        applied = collect(pubsub, len(owners), decode_replies)
+        assert [r.code for r in applied] == ["ok"] * len(owners)
+        assert REGISTRY.get_sample_value("ledger_storage_refusing") == 0.0
+
+    logged = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
+    refusing = [x for x in logged if x["event"] == "ledger_storage_refusing"]
+    assert [(x["level"], x["commands_refused"], x["error"]) for x in refusing] == [
+        ("error", len(owners), "database or disk is full")
+    ]
+    assert [x for x in logged if x["event"] == "ledger_storage_writable"]  # and when it is over
+
+    reader = db.open_reader(settings.live_db_path)
+    assert reader.execute("SELECT COUNT(*), SUM(balance_cents) FROM users").fetchone() == (300, 150_000)
+    assert check_integrity(reader).ok

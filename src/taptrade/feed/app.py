@@ -53,7 +53,7 @@ async def _run(settings: Settings, source: Source) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     serve_metrics(settings.feed_metrics_port)
-    redis = connect_async(settings.resolved_redis_url(), 8)
+    redis = connect_async(settings.resolved_redis_url(), 8, settings.redis_timeout_ms / 1000)
     try:
         service = FeedService(settings, source, redis, SystemClock())
         freeze_startup_heap()

@@ -15,7 +15,14 @@ from taptrade.auth.errors import AuthError, BadAuthRequest
 from taptrade.auth.siwe_login import verify_login
 from taptrade.bus import BusError, ReplyTimeout
 from taptrade.commands import Deposit, SetLimits
-from taptrade.gateway.errors import ApiError, bad_request, not_found, unauthorized, unavailable
+from taptrade.gateway.errors import (
+    ApiError,
+    bad_request,
+    not_applied,
+    not_found,
+    unauthorized,
+    unavailable,
+)
 from taptrade.gateway.history import Account, ArchivedRange
 from taptrade.gateway.openapi import doc_responses
 from taptrade.gateway.schemas import (
@@ -142,7 +149,7 @@ async def set_limits(body: LimitsRequest, state: State, session: CurrentSession)
     if reply.code == "bad_command":
         raise bad_request(reply.message)
     if not reply.ok or reply.limits is None:
-        raise unavailable(f"the ledger could not set your limits ({reply.code})")
+        raise not_applied(reply.code, reply.message, "the ledger could not set your limits")
     return json_response(api_limits(reply.limits).model_dump())
 
 
@@ -238,7 +245,7 @@ async def faucet(state: State, session: CurrentSession) -> Response:
         raise unavailable("the ledger is unreachable") from None
     if not reply.ok or reply.balance is None:
         await state.redis.delete(key)
-        raise unavailable(f"the faucet could not credit you ({reply.code})")
+        raise not_applied(reply.code, reply.message, "the faucet could not credit you")
     return json_response({"amount": amount, "balance": reply.balance})
 
 

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Match, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,7 +21,7 @@ from taptrade.clock import Clock
 from taptrade.config import Settings
 from taptrade.gateway import account, openapi, public
 from taptrade.gateway.errors import ApiError, error_response
-from taptrade.gateway.fast_lane import BodyTooLarge, FastLane
+from taptrade.gateway.fast_lane import BET_PATH, BodyTooLarge, FastLane
 from taptrade.gateway.metrics import RequestMetrics, metrics_endpoint
 from taptrade.gateway.state import GatewayState
 from taptrade.obs.logging import get_logger
@@ -64,7 +64,8 @@ def create_api(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(account.router)
     if settings.web_dir is not None and (settings.web_dir / "index.html").is_file():
         # The built web app (web/dist) at `/`, after every API route; nginx serves it in production.
-        app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
+        web = StaticFiles(directory=settings.web_dir, html=True)
+        app.router.routes.append(WebMount("/", web, name="web"))
     openapi.install(app)
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
@@ -73,6 +74,16 @@ def create_api(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=BODY_MAX_BYTES)
     app.add_middleware(RequestMetrics)
     return app
+
+
+class WebMount(Mount):
+    """The web app at `/`, but never under `/api/`: there the router's own answers stand — 405 with Allow
+    for a known path asked with another method, 404 for an unknown one — instead of the files' 404."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 async def _api_error(_request: Request, exc: ApiError) -> Response:
@@ -85,9 +96,15 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> R
     return error_response(400, "bad_request", f"{where}: {first.get('msg', 'invalid input')}")
 
 
-async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     status = exc.status_code if exc.status_code < 500 else 503
-    return error_response(status, _HTTP_CODES.get(status, "bad_request"), str(exc.detail))
+    response = error_response(status, _HTTP_CODES.get(status, "bad_request"), str(exc.detail))
+    if exc.headers and "Allow" in exc.headers:  # a 405 says which methods the path takes (RFC 9110)
+        allowed = set(exc.headers["Allow"].split(", "))
+        if request.url.path == BET_PATH:
+            allowed.add("POST")  # served by the fast lane, ahead of the router that wrote the header
+        response.headers["Allow"] = ", ".join(sorted(allowed))
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

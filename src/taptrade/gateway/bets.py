@@ -36,6 +36,7 @@ from taptrade.gateway.errors import (
     ApiError,
     bad_request,
     feed_stale,
+    not_applied,
     rule,
     unauthorized,
     unavailable,
@@ -250,5 +251,5 @@ def _answer(state: GatewayState, reply: Reply) -> tuple[int, bytes]:
         return (200 if reply.duplicate else 201), _encoder.encode(answer)
     refusal_status = LEDGER_STATUS.get(reply.code)
     if refusal_status is None:
-        raise unavailable(f"the ledger could not take this bet ({reply.code})")
+        raise not_applied(reply.code, reply.message, "the ledger could not take this bet")
     raise ApiError(refusal_status, reply.code, reply.message or reply.code)

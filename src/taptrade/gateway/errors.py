@@ -73,6 +73,19 @@ def unavailable(message: str, retry_after_s: float = 1.0) -> ApiError:
     return ApiError(503, "unavailable", message, retry_after_s)
 
 
+# A full disk lasts until an operator frees space: clients need not come back every second.
+STORAGE_RETRY_AFTER_S = 5.0
+
+
+def not_applied(code: str, message: str, what: str) -> ApiError:
+    """503 for a ledger answer that is neither a success nor a refusal of the request itself: `what`
+    (say "the ledger could not take this bet") and why, with the ledger's own words when its storage
+    refuses writes."""
+    if code == "storage_unavailable":
+        return unavailable(f"{what}: {message}", STORAGE_RETRY_AFTER_S)
+    return unavailable(f"{what} ({code})")
+
+
 def feed_stale() -> ApiError:
     return ApiError(503, "price_feed_stale", "betting is suspended: the price feed is stale", 5.0)
 

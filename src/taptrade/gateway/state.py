@@ -40,7 +40,9 @@ class GatewayState:
 
     @classmethod
     async def start(cls, settings: Settings, clock: Clock | None = None) -> GatewayState:
-        redis = connect_async(settings.resolved_redis_url(), settings.redis_pool_size)
+        redis = connect_async(
+            settings.resolved_redis_url(), settings.redis_pool_size, settings.redis_timeout_ms / 1000
+        )
         intake = IntakeClient(
             redis, intake_max_len=settings.intake_max_len, reply_timeout_ms=settings.reply_timeout_ms
         )

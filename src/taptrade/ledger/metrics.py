@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 LEDGER_BATCH_SIZE = Histogram(
     "ledger_batch_size",
@@ -22,6 +22,11 @@ LEDGER_COMMANDS_TOTAL = Counter(
 LEDGER_BATCH_FAILURES_TOTAL = Counter(
     "ledger_batch_failures_total",
     "Ledger batches rolled back whole because the database failed (disk full, I/O error).",
+)
+LEDGER_STORAGE_REFUSING = Gauge(
+    "ledger_storage_refusing",
+    "1 while live.db's storage refuses writes (disk full, I/O error) and commands are answered"
+    " storage_unavailable; 0 once a batch commits again.",
 )
 BETS_RESOLVED_TOTAL = Counter(
     "bets_resolved_total",

@@ -87,7 +87,7 @@ class Resolver:
         except sqlite3.OperationalError as exc:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-            raise BatchFailed(str(exc)) from exc
+            raise BatchFailed.of(exc) from exc
 
     @property
     def settling(self) -> bool:

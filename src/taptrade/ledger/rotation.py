@@ -282,7 +282,7 @@ class Rotator:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
-                raise BatchFailed(f"{what}: {exc}") from exc
+                raise BatchFailed.of(exc, what) from exc
             raise
 
     def _record_empty(self, week: str) -> RotatedWeek:

@@ -40,6 +40,7 @@ from taptrade.ledger.metrics import (
     LEDGER_BATCH_SIZE,
     LEDGER_COMMANDS_TOTAL,
     LEDGER_COMMIT_SECONDS,
+    LEDGER_STORAGE_REFUSING,
 )
 from taptrade.ledger.resolver import Resolved, Resolver
 from taptrade.ledger.rotation import Rotator
@@ -64,6 +65,7 @@ RETRY_MAX_S = 5.0  # a failing batch (a full disk, say) is retried at most this 
 # Redis going away is retried far more often: an attempt costs nothing, and every second of waiting after
 # Redis is back is a second of bets unanswered (a 5 s cap turned a 10 s outage into up to 15 s).
 REDIS_RETRY_MAX_S = 1.0
+STORAGE_LOG_EVERY_S = 5.0  # while the storage refuses writes, one error line this often (not one a batch)
 
 
 class LedgerService:
@@ -88,6 +90,12 @@ class LedgerService:
         self._resolver = resolver
         self._rotator = rotator
         self._next_housekeeping = 0.0
+        self._housekeeping_retry_s = RETRY_MIN_S
+        self._housekeeping_paused_until = 0.0
+        # While the storage refuses writes: refused commands not yet logged, and when to log them next.
+        self._storage_refusing = False
+        self._refused_unlogged = 0
+        self._refusal_log_due = 0.0
 
     def ensure_group(self) -> None:
         """Create the consumer groups from the start of their streams, so nothing queued before is skipped."""
@@ -115,13 +123,8 @@ class LedgerService:
                     continue
                 if entries:
                     self.handle(entries)
-                if self._resolver is not None and time.monotonic() >= self._next_housekeeping:
-                    self._next_housekeeping = time.monotonic() + HOUSEKEEPING_EVERY_S
-                    self.housekeeping(self._resolver)
-                    if self._rotator is not None:
-                        self._rotator.rotate_due()
-                elif self._resolver is not None and self._resolver.settling:
-                    self.publish_resolved(self._resolver.resolve_due())  # a step between batches
+                if self._resolver is not None:
+                    self._housekeep(self._resolver)
                 retry_s = RETRY_MIN_S
             except BatchFailed as exc:
                 LEDGER_BATCH_FAILURES_TOTAL.inc()
@@ -135,6 +138,28 @@ class LedgerService:
                 pending_first, group_ready = True, False
                 stop.wait(retry_s)
                 retry_s = min(retry_s * 2, REDIS_RETRY_MAX_S)
+
+    def _housekeep(self, resolver: Resolver) -> None:
+        """Bars, resolution and rotation when they are due. A failure of storage is logged and tried again
+        on its own backoff, without holding up the bets behind it (the bars stay queued in Redis)."""
+        now = time.monotonic()
+        if now < self._housekeeping_paused_until:
+            return
+        try:
+            if now >= self._next_housekeeping:
+                self._next_housekeeping = now + HOUSEKEEPING_EVERY_S
+                self.housekeeping(resolver)
+                if self._rotator is not None:
+                    self._rotator.rotate_due()
+                self._housekeeping_retry_s = RETRY_MIN_S
+            elif resolver.settling:
+                self.publish_resolved(resolver.resolve_due())  # a step between batches
+        except BatchFailed as exc:
+            LEDGER_BATCH_FAILURES_TOTAL.inc()
+            retry_s = self._housekeeping_retry_s
+            log.error("ledger_housekeeping_failed", error=str(exc), retry_in_s=retry_s)
+            self._housekeeping_paused_until = now + retry_s
+            self._housekeeping_retry_s = min(retry_s * 2, RETRY_MAX_S)
 
     def close(self) -> None:
         """Close the Redis connections (after `run` has returned)."""
@@ -166,9 +191,16 @@ class LedgerService:
         outcomes: list[Outcome] = []
         if envelopes:
             started = time.perf_counter()
-            outcomes = self._store.apply_batch([e.command for e in envelopes])
-            LEDGER_COMMIT_SECONDS.observe(time.perf_counter() - started)
-            self.batches_committed += 1
+            try:
+                outcomes = self._store.apply_batch([e.command for e in envelopes])
+            except BatchFailed as exc:
+                if not exc.storage:
+                    raise  # passing (a lock): the loop retries the batch
+                outcomes = self._refuse_for_storage(exc, len(envelopes))
+            else:
+                self._storage_writable()
+                LEDGER_COMMIT_SECONDS.observe(time.perf_counter() - started)
+                self.batches_committed += 1
         LEDGER_BATCH_SIZE.observe(len(entries))
 
         events: list[UserEvent] = []
@@ -192,6 +224,29 @@ class LedgerService:
             LEDGER_COMMANDS_TOTAL.labels(kind=kind, result=result).inc(count)
         self.commands_handled += len(entries)
         self._acknowledge_and_tell([e[0] for e in entries], replies, events)
+
+    def _refuse_for_storage(self, exc: BatchFailed, count: int) -> list[Outcome]:
+        """The storage refuses writes (a full disk): the batch was rolled back whole, so each of its
+        commands is answered as not applied — the callers learn it at once and may ask again later —
+        rather than held unanswered until someone frees space. Logged when it starts and then every
+        few seconds with the count refused meanwhile (each refusal has its own `command_rejected` line)."""
+        LEDGER_BATCH_FAILURES_TOTAL.inc()
+        LEDGER_STORAGE_REFUSING.set(1)
+        self._storage_refusing = True
+        self._refused_unlogged += count
+        now = time.monotonic()
+        if now >= self._refusal_log_due:
+            log.error("ledger_storage_refusing", error=str(exc), commands_refused=self._refused_unlogged)
+            self._refused_unlogged, self._refusal_log_due = 0, now + STORAGE_LOG_EVERY_S
+        message = f"the ledger cannot write to its storage ({exc}); nothing was done"
+        return [Outcome(Code.STORAGE_UNAVAILABLE, message) for _ in range(count)]
+
+    def _storage_writable(self) -> None:
+        """A batch committed: if the storage had been refusing, that is over."""
+        if self._storage_refusing:
+            LEDGER_STORAGE_REFUSING.set(0)
+            log.warning("ledger_storage_writable", commands_refused=self._refused_unlogged)
+            self._storage_refusing, self._refused_unlogged, self._refusal_log_due = False, 0, 0.0
 
     def housekeeping(self, resolver: Resolver) -> None:
         """Persist the feed's bars, resolve closed columns, tell the owners and everyone watching."""

@@ -69,7 +69,22 @@ class Rejection(Exception):
 
 
 class BatchFailed(Exception):
-    """The database failed under the batch; nothing of it was committed."""
+    """The database failed under the batch; nothing of it was committed.
+
+    `storage` says the failure was the storage refusing writes (the disk is full, or an I/O error): it
+    lasts until an operator acts, so retrying the batch would only hold its callers; a lock or a busy
+    database passes, and is worth retrying."""
+
+    def __init__(self, message: str, *, storage: bool = False) -> None:
+        super().__init__(message)
+        self.storage = storage
+
+    @classmethod
+    def of(cls, exc: sqlite3.Error, what: str = "") -> BatchFailed:
+        # An extended code (SQLITE_IOERR_WRITE, ...) carries its primary code in the low byte.
+        primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        message = f"{what}: {exc}" if what else str(exc)
+        return cls(message, storage=primary in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR))
 
 
 class InvariantViolation(Exception):
@@ -294,7 +309,7 @@ class LedgerStore:
             self._conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             self._abandon()
-            raise BatchFailed(str(exc)) from exc
+            raise BatchFailed.of(exc) from exc
         except BaseException:
             self._abandon()
             raise
