@@ -35,8 +35,20 @@ if TYPE_CHECKING:
     from tests.faults.conftest import Scale
 
 START_TIMEOUT_S = 60.0
-# Delivers a campaign's faults while the load runs; returns the moments (epoch seconds) it struck.
-Inject = Callable[["System", random.Random], list[float]]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault a campaign delivered (epoch seconds): when it struck, and when it was over — the same
+    moment for a kill, the end of the outage for a process stopped or a disk filled. Its recovery runs
+    from `over` and ends at the latest when the next fault strikes."""
+
+    struck_s: float
+    over_s: float
+
+
+# Delivers a campaign's faults while the load runs; returns them in order.
+Inject = Callable[["System", random.Random], list[Fault]]
 
 
 @dataclass
@@ -120,6 +132,10 @@ class System:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def started_count(self, role: str) -> int:
+        """How many times a process of `role` has logged that it is serving (`ledger_started`, ...)."""
+        return self.log_text().count(f'"event": "{role}_started"')
 
     def took(self, record: LoadRecord) -> None:
         """Count a finished load's deposits and acknowledged bets into the system's totals."""
@@ -326,8 +342,29 @@ class MatrixRow:
     notes: str = ""
 
 
-def record_row(row: MatrixRow) -> None:
-    """Append to the file named by TAPTRADE_FAULT_RESULTS (the full run's), if set."""
+def record_row(
+    verdict: Verdict,
+    *,
+    fault: str,
+    method: str,
+    runs: int,
+    acknowledged: int,
+    recovery_s: list[float] | None = None,
+    notes: str = "",
+) -> None:
+    """A campaign's line of the matrix, with the verdict's figures, appended to the file named by
+    TAPTRADE_FAULT_RESULTS (the full run's), if set."""
+    row = MatrixRow(
+        fault=fault,
+        method=method,
+        runs=runs,
+        acknowledged=acknowledged,
+        lost=verdict.lost,
+        double_debits=verdict.double_debits + verdict.stored_twice,
+        drift_cents=verdict.drift_cents,
+        recovery_s=recovery_s or [],
+        notes=notes,
+    )
     target = os.environ.get("TAPTRADE_FAULT_RESULTS")
     if target:
         with open(target, "a") as out:
@@ -343,35 +380,31 @@ def campaign(
     duration_s: float,
     inject: Inject,
     connections: int = 64,
-) -> tuple[LoadRecord, list[float]]:
-    """Load for `duration_s`, the faults `inject` delivers meanwhile (it returns their moments), the
+) -> tuple[LoadRecord, list[Fault]]:
+    """Load for `duration_s`, the faults `inject` delivers meanwhile (it returns them), the
     invariant check, and a row for the matrix. `connections`: the loader's, enough for every bet a fault
     holds at once, or bets wait in the loader rather than the server."""
     seed = random.randrange(2**32)
     print(f"{fault}: seed={seed}")
     load = Load(system, scale.rate, duration_s, users=scale.rate, connections=connections)
     load.wait_started()
-    moments = inject(system, random.Random(seed))
+    faults = inject(system, random.Random(seed))
     record = load.finish()
     system.took(record)
     verdict = system.verdict()
-    ends = [*moments[1:], float("inf")]
-    recoveries = [record.recovery_s(moment, until) for moment, until in zip(moments, ends, strict=True)]
+    ends = [*(f.struck_s for f in faults[1:]), float("inf")]
+    recoveries = [record.recovery_s(f.over_s, until) for f, until in zip(faults, ends, strict=True)]
     answers = ", ".join(
         f"{k.removeprefix('measure bet ')[:80]}: {v}" for k, v in sorted(record.answers.items())
     )
     record_row(
-        MatrixRow(
-            fault=fault,
-            method=method,
-            runs=runs,
-            acknowledged=len(record.confirmed),
-            lost=verdict.lost,
-            double_debits=verdict.double_debits + verdict.stored_twice,
-            drift_cents=verdict.drift_cents,
-            recovery_s=[round(r, 2) if r is not None else -1.0 for r in recoveries],
-            notes=answers,
-        )
+        verdict,
+        fault=fault,
+        method=method,
+        runs=runs,
+        acknowledged=len(record.confirmed),
+        recovery_s=[round(r, 2) if r is not None else -1.0 for r in recoveries],
+        notes=answers,
     )
     assert verdict.ok, verdict
     assert all(r is not None for r in recoveries), (recoveries, answers)
@@ -381,7 +414,7 @@ def campaign(
     assert not server_errors, server_errors  # never a 500 (and 503 and 504 only as the contract has them)
     without_retry_after = {k: v for k, v in record.answers.items() if " 503 " in k and "retry-after" not in k}
     assert not without_retry_after, without_retry_after
-    return record, moments
+    return record, faults
 
 
 def settings_for(system: System) -> Settings:

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from bench.loadgen import wait_for_betting
 
 from taptrade.ledger import db
 from tests.faults.conftest import Scale
-from tests.faults.harness import MatrixRow, System, funded_traders, record_row, settings_for
+from tests.faults.harness import System, funded_traders, record_row, settings_for
 from tests.gateway_support import Trader, bet_body, current_column
 from tests.support import wait_for
 
@@ -82,25 +83,21 @@ def test_bets_at_a_column_boundary_are_taken_before_it_and_never_after(system: S
     wait_for(lambda: system.columns(last, last) == 1, 60, "the last column resolved")
     verdict = system.verdict()
     record_row(
-        MatrixRow(
-            fault="clock: bets at column boundaries",
-            method=f"{TRADERS} bets sent evenly from {SPREAD_MS} ms before to {SPREAD_MS} ms after the"
-            " moment their column stops being placeable",
-            runs=rounds,
-            acknowledged=len(acknowledged),
-            lost=verdict.lost,
-            double_debits=verdict.double_debits + verdict.stored_twice,
-            drift_cents=verdict.drift_cents,
-            recovery_s=[],
-            notes=f"taken: {len(acknowledged)}, refused cell_not_placeable: {len(sent) - len(acknowledged)},"
-            f" of them sent at or after the boundary: {len(late)} (all refused)",
-        )
+        verdict,
+        fault="clock: bets at column boundaries",
+        method=f"{TRADERS} bets sent evenly from {SPREAD_MS} ms before to {SPREAD_MS} ms after the"
+        " moment their column stops being placeable",
+        runs=rounds,
+        acknowledged=len(acknowledged),
+        notes=f"taken: {len(acknowledged)}, refused cell_not_placeable: {len(sent) - len(acknowledged)},"
+        f" of them sent at or after the boundary: {len(late)} (all refused)",
     )
     assert verdict.ok, verdict
 
 
 async def _boundary_rounds(system: System, rounds: int) -> list[Sent]:
     settings = settings_for(system)
+    await asyncio.to_thread(wait_for_betting, system.url)  # a new system's breaker holds betting closed
     traders = await funded_traders(system, TRADERS, FUNDS)
     sent: list[Sent] = []
     async with httpx.AsyncClient(base_url=system.url, timeout=30) as client:
@@ -136,19 +133,14 @@ def test_a_column_ending_while_the_ledger_is_down_is_settled_once_after(system: 
     # at all; what the trader sees when they ask is what the ledger holds.
     verdict = system.verdict()
     record_row(
-        MatrixRow(
-            fault="clock: a column ends while the ledger is down",
-            method="the ledger killed 1 s before its column ends and kept down (launcher stopped) until"
-            " the column's grace has passed, with bets arriving meanwhile",
-            runs=1,
-            acknowledged=len(taken),
-            lost=verdict.lost,
-            double_debits=verdict.double_debits + verdict.stored_twice,
-            drift_cents=verdict.drift_cents,
-            recovery_s=[],
-            notes=f"the column's {len(stored)} bets settled once; {in_doubt} bets answered 504 during"
-            " the outage, each then found stored or absent as GET /api/bets/{id} said",
-        )
+        verdict,
+        fault="clock: a column ends while the ledger is down",
+        method="the ledger killed 1 s before its column ends and kept down (launcher stopped) until"
+        " the column's grace has passed, with bets arriving meanwhile",
+        runs=1,
+        acknowledged=len(taken),
+        notes=f"the column's {len(stored)} bets settled once; {in_doubt} bets answered 504 during"
+        " the outage, each then found stored or absent as GET /api/bets/{id} said",
     )
     assert verdict.ok, verdict
 
@@ -156,6 +148,7 @@ def test_a_column_ending_while_the_ledger_is_down_is_settled_once_after(system: 
 async def _column_across_a_ledger_outage(system: System) -> tuple[int, list[Sent], int]:
     assert system.proc is not None
     settings = settings_for(system)
+    await asyncio.to_thread(wait_for_betting, system.url)
     traders = await funded_traders(system, TRADERS, FUNDS)
     async with httpx.AsyncClient(base_url=system.url, timeout=30) as client:
         price = (await client.get("/api/price")).json()["price"]

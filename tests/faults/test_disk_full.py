@@ -24,7 +24,7 @@ import pytest
 import redis
 
 from tests.faults.conftest import Scale
-from tests.faults.harness import System, campaign
+from tests.faults.harness import Fault, System, campaign
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.fault, pytest.mark.long_fault, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -102,13 +102,14 @@ def test_a_full_disk_refuses_bets_with_503_corrupts_nothing_and_resumes_when_spa
         with redis_client(system) as client:
             return client.info("persistence")["aof_last_write_status"] != "ok"
 
-    def inject(system: System, rng: random.Random) -> list[float]:
-        moments = []
+    def inject(system: System, rng: random.Random) -> list[Fault]:
+        faults = []
         for name, disk, noticed in (
             ("ledger", data_disk, noticed_by_ledger),
             ("redis", redis_disk, noticed_by_redis),
         ):
             time.sleep(rng.uniform(1.0, 2.0))
+            filled = time.time()
             filler = fill(disk)
             wait_for(noticed, 60, f"the {name} to find its disk full")
             refusing = time.time()
@@ -116,9 +117,9 @@ def test_a_full_disk_refuses_bets_with_503_corrupts_nothing_and_resumes_when_spa
             filler.unlink()
             freed = time.time()
             windows[name] = (refusing, freed)
-            moments.append(freed)
+            faults.append(Fault(filled, freed))
             time.sleep(SETTLE_S)
-        return moments
+        return faults
 
     untouched = {role: system.pids(role) for role in ("ledger", "feed", "gateway-worker", "redis")}
     record, _ = campaign(

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from tests.faults.conftest import Scale
-from tests.faults.harness import Inject, System, campaign
+from tests.faults.harness import Fault, Inject, System, campaign
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -27,20 +27,63 @@ REDIS_WAIT_MAX_S = 4.5  # a free connection (2 s), the command (2 s), and a marg
 
 
 def kills(
-    role: str, runs: int, *, gap_s: tuple[float, float], count: int = 1, settle_s: float = 0.0
+    role: str,
+    runs: int,
+    *,
+    gap_s: tuple[float, float],
+    count: int = 1,
+    settle_s: float = 0.0,
+    serving_event: str | None = None,
 ) -> Inject:
     """`runs` times: wait a random moment, SIGKILL one `role` process, wait until `count` run again (the
-    launcher or the gateway's supervisor restarts it), and `settle_s` more."""
+    launcher or the gateway's supervisor restarts it) — and, with `serving_event`, until the new one has
+    logged it (`ledger` for `ledger_started`), so that each kill strikes a process at work, not one still
+    starting — and `settle_s` more."""
 
-    def inject(system: System, rng: random.Random) -> list[float]:
-        moments = []
+    def inject(system: System, rng: random.Random) -> list[Fault]:
+        faults = []
         for _ in range(runs):
             time.sleep(rng.uniform(*gap_s))
+            started = system.started_count(serving_event) if serving_event else 0
             pid = system.kill(role)
-            moments.append(time.time())
+            killed = time.time()
+            faults.append(Fault(killed, killed))
             system.wait_replaced(role, pid, count=count)
+            if serving_event:
+
+                def serving(event: str = serving_event, before: int = started) -> bool:
+                    return system.started_count(event) > before
+
+                wait_for(serving, 60, f"the new {role} serving")
             time.sleep(settle_s)
-        return moments
+        return faults
+
+    return inject
+
+
+def stops(
+    role: str,
+    runs: int,
+    hold_s: float,
+    *,
+    gap_s: tuple[float, float],
+    settle_s: float,
+) -> Inject:
+    """`runs` times: wait a random moment, stop one `role` process (SIGSTOP: alive, its sockets open, not
+    answering), continue it after `hold_s`, and wait `settle_s`."""
+
+    def inject(system: System, rng: random.Random) -> list[Fault]:
+        faults = []
+        for _ in range(runs):
+            time.sleep(rng.uniform(*gap_s))
+            pid = system.pids(role)[0]
+            os.kill(pid, signal.SIGSTOP)
+            stopped = time.time()
+            time.sleep(hold_s)
+            os.kill(pid, signal.SIGCONT)
+            faults.append(Fault(stopped, time.time()))
+            time.sleep(settle_s)
+        return faults
 
     return inject
 
@@ -48,8 +91,8 @@ def kills(
 def test_ledger_kill_9_at_random_moments(system: System, scale: Scale) -> None:
     record, _ = campaign(
         system, scale, "ledger killed (SIGKILL)", "`kill -9` at a random moment, restarted by `taptrade run`",
-        scale.ledger_kills, scale.ledger_kills * 2.5 + 5,
-        kills("ledger", scale.ledger_kills, gap_s=(0.3, 1.5)),
+        scale.ledger_kills, scale.ledger_kills * 3.5 + 5,  # a kill, a restart of about 2 s, a pause
+        kills("ledger", scale.ledger_kills, gap_s=(0.3, 1.5), serving_event="ledger"),
     )  # fmt: skip
     assert len(record.confirmed) > 0
 
@@ -79,11 +122,10 @@ def test_redis_kill_9_and_restart_from_its_append_only_file(system: System, scal
 @pytest.mark.long_fault
 def test_redis_down_for_10_s_is_503_with_retry_after_then_recovers(system: System, scale: Scale) -> None:
     untouched = {role: system.pids(role) for role in ("ledger", "feed", "gateway-worker")}
-    outages: list[tuple[float, float]] = []
 
-    def inject(system: System, rng: random.Random) -> list[float]:
+    def inject(system: System, rng: random.Random) -> list[Fault]:
         assert system.proc is not None
-        moments = []
+        faults = []
         for _ in range(scale.redis_outages):
             time.sleep(rng.uniform(0.5, 1.0))
             # The launcher would restart Redis at once: hold it while Redis stays down.
@@ -94,22 +136,20 @@ def test_redis_down_for_10_s_is_503_with_retry_after_then_recovers(system: Syste
                 time.sleep(10.0)
             finally:
                 os.kill(system.proc.pid, signal.SIGCONT)
-            up = time.time()
-            outages.append((down, up))
+            faults.append(Fault(down, time.time()))
             system.wait_replaced("redis", pid)
-            moments.append(up)
             time.sleep(5.0)
-        return moments
+        return faults
 
-    record, _ = campaign(
+    record, outages = campaign(
         system, scale, "Redis down for 10 s",
         "redis-server killed while `taptrade run` is stopped (SIGSTOP), so nothing restarts it for 10 s; "
         "recovery counted from Redis's return",
         scale.redis_outages, scale.redis_outages * 17 + 5, inject,
     )  # fmt: skip
     assert {role: system.pids(role) for role in untouched} == untouched  # recovered without restarts
-    for down, up in outages:
-        during = [status for due, _, status in record.bets if down + 1 <= due <= up - 1]
+    for outage in outages:
+        during = [s for due, _, s in record.bets if outage.struck_s + 1 <= due <= outage.over_s - 1]
         assert during, "no bet was sent while Redis was down"
         assert set(during) <= {503, 0}, sorted(set(during))  # refused at once, never a 500 or a hang
         assert during.count(503) > len(during) * 0.9
@@ -121,35 +161,19 @@ def test_redis_hung_is_answered_in_bounded_time_then_recovers(system: System, sc
     not wait on it for the whole stall. A bet whose command was sent may still run when Redis wakes (its
     bytes wait in the socket), so its outcome is unknown: 504, never a 503 that says it was not taken."""
     untouched = {role: system.pids(role) for role in ("ledger", "feed", "gateway-worker", "redis")}
-    hangs: list[tuple[float, float]] = []
+    inject = stops("redis", scale.redis_outages, REDIS_HUNG_S, gap_s=(0.5, 1.0), settle_s=5.0)
 
-    def inject(system: System, rng: random.Random) -> list[float]:
-        moments = []
-        for _ in range(scale.redis_outages):
-            time.sleep(rng.uniform(0.5, 1.0))
-            pid = system.pids("redis")[0]
-            os.kill(pid, signal.SIGSTOP)
-            stopped = time.time()
-            time.sleep(REDIS_HUNG_S)
-            os.kill(pid, signal.SIGCONT)
-            hangs.append((stopped, time.time()))
-            moments.append(time.time())
-            time.sleep(5.0)
-        return moments
-
-    record, _ = campaign(
+    record, hangs = campaign(
         system, scale, f"Redis hung for {REDIS_HUNG_S:.0f} s",
         "redis-server stopped (SIGSTOP) and continued; recovery counted from its return",
         scale.redis_outages, scale.redis_outages * (REDIS_HUNG_S + 6) + 5, inject,
         connections=int(scale.rate * REDIS_WAIT_MAX_S) + 64,
     )  # fmt: skip
     assert {role: system.pids(role) for role in untouched} == untouched
-    for stopped, back in hangs:
+    for hang in hangs:
         # Sent while Redis was stopped, early enough that even the longest wait ends before it continues.
-        last_due = back - REDIS_WAIT_MAX_S
-        during = [
-            (done - due, status) for due, done, status in record.bets if stopped + 0.5 <= due <= last_due
-        ]
+        first_due, last_due = hang.struck_s + 0.5, hang.over_s - REDIS_WAIT_MAX_S
+        during = [(done - due, status) for due, done, status in record.bets if first_due <= due <= last_due]
         assert during, "no bet was sent while Redis was hung"
         assert {status for _, status in during} <= {503, 504}, sorted({s for _, s in during})
         assert max(waited for waited, _ in during) <= REDIS_WAIT_MAX_S, max(w for w, _ in during)
@@ -168,31 +192,23 @@ def test_feed_kill_9(system: System, scale: Scale) -> None:
 
 @pytest.mark.long_fault
 def test_a_silent_feed_suspends_betting_voids_the_gap_and_recovers(system: System, scale: Scale) -> None:
-    silences: list[tuple[float, float]] = []
+    # Alive, connected and silent: no tick, no bar, no status; betting reopens after the breaker's recovery
+    # of fresh ticks.
+    inject = stops(
+        "feed", scale.feed_silences, scale.silence_s, gap_s=(0.5, 1.5),
+        settle_s=scale.feed_recovery_s + 6,
+    )  # fmt: skip
 
-    def inject(system: System, rng: random.Random) -> list[float]:
-        moments = []
-        for _ in range(scale.feed_silences):
-            time.sleep(rng.uniform(0.5, 1.5))
-            pid = system.pids("feed")[0]
-            os.kill(pid, signal.SIGSTOP)  # alive, connected, and silent: no tick, no bar, no status
-            quiet = time.time()
-            time.sleep(scale.silence_s)
-            os.kill(pid, signal.SIGCONT)
-            silences.append((quiet, time.time()))
-            moments.append(time.time())
-            time.sleep(scale.feed_recovery_s + 6)  # betting reopens after that long of fresh ticks
-        return moments
-
-    record, moments = campaign(
+    record, silences = campaign(
         system, scale, f"feed silent for {scale.silence_s:.0f} s",
         "the feed process stopped (SIGSTOP) and continued; recovery counted from its first tick after",
         scale.feed_silences, scale.feed_silences * (scale.silence_s + scale.feed_recovery_s + 9) + 4, inject,
     )  # fmt: skip
-    for (quiet, back), recovered in zip(silences, moments, strict=True):
+    for silence in silences:
+        quiet, back = silence.struck_s, silence.over_s
         suspended = {s for due, _, s in record.bets if quiet + STALE_S + 1 <= due <= back}
         assert suspended == {503}, sorted(suspended)  # price_feed_stale, with Retry-After (checked above)
-        recovery = record.recovery_s(recovered, recovered + scale.feed_recovery_s + 6)
+        recovery = record.recovery_s(back, back + scale.feed_recovery_s + 6)
         assert recovery is not None
         assert recovery >= scale.feed_recovery_s - 1  # not before the breaker's recovery
         check_gap_voided(system, quiet, back)
