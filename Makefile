@@ -38,7 +38,7 @@ run: $(STAMP) web
 system-deps:
 	@scripts/install-system-deps.sh
 
-# Coverage is measured in child processes too (pyproject.toml); the gate judges the money-critical code.
+# Coverage is measured in the test process (pyproject.toml); the gate judges the money-critical code.
 test: $(STAMP) system-deps lint typecheck security web-test
 	rm -f .coverage .coverage.*
 	$(BIN)/pytest --cov --cov-report= -m "not long_fault"

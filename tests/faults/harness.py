@@ -28,8 +28,8 @@ from taptrade.bus import IntakeClient, connect_async
 from taptrade.config import Settings, load_settings
 from taptrade.ledger import db
 from taptrade.ledger.integrity import check_integrity
-from tests.gateway_support import Trader, sign_in
-from tests.support import REPO, deposit, free_port, wait_for
+from tests.gateway_support import Trader, funded_trader
+from tests.support import REPO, free_port, wait_for
 
 if TYPE_CHECKING:
     from tests.faults.conftest import Scale
@@ -130,12 +130,20 @@ class System:
 
         wait_for(replaced, timeout_s, f"a new {role} process")
 
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    def log_size(self) -> int:
+        """Where the system's log ends now: an offset for `log_text` and `logged`."""
+        return self.log_path.stat().st_size
 
-    def started_count(self, role: str) -> int:
-        """How many times a process of `role` has logged that it is serving (`ledger_started`, ...)."""
-        return self.log_text().count(f'"event": "{role}_started"')
+    def log_text(self, since: int = 0) -> str:
+        """The system's log from byte `since` on (the whole of a module's run can be tens of MB: a poll
+        reads only what came after the moment it waits from)."""
+        with self.log_path.open("rb") as log:
+            log.seek(since)
+            return log.read().decode(errors="replace")
+
+    def logged(self, event: str, since: int = 0) -> bool:
+        """Some process has logged `event` (`ledger_started`, ...) after byte `since` of the log."""
+        return f'"event": "{event}"' in self.log_text(since)
 
     def took(self, record: LoadRecord) -> None:
         """Count a finished load's deposits and acknowledged bets into the system's totals."""
@@ -427,20 +435,16 @@ async def funded_traders(system: System, count: int, cents: int) -> list[Trader]
     """`count` new traders, signed in through the API and each credited `cents` through the ledger (and
     counted into the system's deposits)."""
     settings = settings_for(system)
-    traders = [Trader() for _ in range(count)]
-    async with httpx.AsyncClient(base_url=system.url, timeout=30) as client:
-        for trader in traders:
-            await sign_in(client, settings, trader)
     redis = connect_async(settings.resolved_redis_url())
     intake = IntakeClient(redis, intake_max_len=100_000, reply_timeout_ms=10_000)
     await intake.start()
     try:
-        for trader in traders:
-            assert (await intake.submit(deposit(trader.address, cents))).ok
-            system.deposited_cents += cents
+        async with httpx.AsyncClient(base_url=system.url, timeout=30) as client:
+            traders = [await funded_trader(client, settings, intake, cents) for _ in range(count)]
     finally:
         await intake.close()
         await redis.aclose()
+    system.deposited_cents += count * cents
     return traders
 
 

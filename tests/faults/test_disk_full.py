@@ -18,13 +18,14 @@ import random
 import subprocess
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 import redis
 
 from tests.faults.conftest import Scale
-from tests.faults.harness import Fault, System, campaign
+from tests.faults.harness import Fault, System, campaign, settings_for
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.fault, pytest.mark.long_fault, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -83,23 +84,19 @@ def fill(disk: Path) -> Path:
     return filler
 
 
-def redis_client(system: System) -> redis.Redis:
-    url = (system.data_dir / "redis.url").read_text().strip()
-    return redis.Redis.from_url(url)
-
-
 def test_a_full_disk_refuses_bets_with_503_corrupts_nothing_and_resumes_when_space_returns(
     system_on_small_disks: System, disks: tuple[Path, Path], scale: Scale
 ) -> None:
     system = system_on_small_disks
     data_disk, redis_disk = disks
     windows: dict[str, tuple[float, float]] = {}
+    redis_url = settings_for(system).resolved_redis_url()
 
-    def noticed_by_ledger() -> bool:
-        return '"ledger_storage_refusing"' in system.log_text()
+    def noticed_by_ledger(log_mark: int) -> bool:
+        return system.logged("ledger_storage_refusing", log_mark)
 
-    def noticed_by_redis() -> bool:
-        with redis_client(system) as client:
+    def noticed_by_redis(_log_mark: int) -> bool:
+        with redis.Redis.from_url(redis_url) as client:
             return client.info("persistence")["aof_last_write_status"] != "ok"
 
     def inject(system: System, rng: random.Random) -> list[Fault]:
@@ -109,9 +106,9 @@ def test_a_full_disk_refuses_bets_with_503_corrupts_nothing_and_resumes_when_spa
             ("redis", redis_disk, noticed_by_redis),
         ):
             time.sleep(rng.uniform(1.0, 2.0))
-            filled = time.time()
+            filled, log_mark = time.time(), system.log_size()
             filler = fill(disk)
-            wait_for(noticed, 60, f"the {name} to find its disk full")
+            wait_for(partial(noticed, log_mark), 60, f"the {name} to find its disk full")
             refusing = time.time()
             time.sleep(HOLD_S)
             filler.unlink()

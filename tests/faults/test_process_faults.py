@@ -11,6 +11,7 @@ import os
 import random
 import signal
 import time
+from functools import partial
 
 import pytest
 
@@ -36,25 +37,21 @@ def kills(
     serving_event: str | None = None,
 ) -> Inject:
     """`runs` times: wait a random moment, SIGKILL one `role` process, wait until `count` run again (the
-    launcher or the gateway's supervisor restarts it) — and, with `serving_event`, until the new one has
-    logged it (`ledger` for `ledger_started`), so that each kill strikes a process at work, not one still
+    launcher or the gateway's supervisor restarts it) — and, with `serving_event` (`ledger_started`),
+    until the new one has logged it, so that each kill strikes a process at work, not one still
     starting — and `settle_s` more."""
 
     def inject(system: System, rng: random.Random) -> list[Fault]:
         faults = []
         for _ in range(runs):
             time.sleep(rng.uniform(*gap_s))
-            started = system.started_count(serving_event) if serving_event else 0
+            log_mark = system.log_size()
             pid = system.kill(role)
             killed = time.time()
             faults.append(Fault(killed, killed))
             system.wait_replaced(role, pid, count=count)
             if serving_event:
-
-                def serving(event: str = serving_event, before: int = started) -> bool:
-                    return system.started_count(event) > before
-
-                wait_for(serving, 60, f"the new {role} serving")
+                wait_for(partial(system.logged, serving_event, log_mark), 60, f"the new {role} serving")
             time.sleep(settle_s)
         return faults
 
@@ -92,7 +89,7 @@ def test_ledger_kill_9_at_random_moments(system: System, scale: Scale) -> None:
     record, _ = campaign(
         system, scale, "ledger killed (SIGKILL)", "`kill -9` at a random moment, restarted by `taptrade run`",
         scale.ledger_kills, scale.ledger_kills * 3.5 + 5,  # a kill, a restart of about 2 s, a pause
-        kills("ledger", scale.ledger_kills, gap_s=(0.3, 1.5), serving_event="ledger"),
+        kills("ledger", scale.ledger_kills, gap_s=(0.3, 1.5), serving_event="ledger_started"),
     )  # fmt: skip
     assert len(record.confirmed) > 0
 
