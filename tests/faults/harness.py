@@ -202,11 +202,17 @@ class LoadRecord:
         """From the fault until the disturbance it caused was over: the answer time of the last bet, of
         those sent from the fault until `until_s` (the next fault), that was refused for the outage (503,
         504, a closed connection) or waited more than `slow_s`; 0 when none was, None when none of them
-        was confirmed at all (never recovered)."""
+        was confirmed at all (never recovered). A bet neither answered nor yet `slow_s` late when the next
+        fault struck is that fault's to account for: one sent just before a Redis stall waits out its
+        timeout in the stall."""
         window = [(due, done, status) for due, done, status in self.bets if fault_s <= due < until_s]
         if not any(status in (200, 201) for _, _, status in window):
             return None
-        disturbed = [done for due, done, status in window if status in (0, 503, 504) or done - due > slow_s]
+        disturbed = [
+            done
+            for due, done, status in window
+            if min(done, due + slow_s) < until_s and (status in (0, 503, 504) or done - due > slow_s)
+        ]
         return 0.0 if not disturbed else max(0.0, max(disturbed) - fault_s)
 
     def statuses(self) -> dict[int, int]:

@@ -76,3 +76,7 @@ def test_recovery_ends_with_the_last_bet_the_fault_refused_or_held() -> None:
     assert record.recovery_s(10.0, until_s=12.9) == pytest.approx(2.0)  # the 504's answer at 12.0
     assert record.recovery_s(12.2, until_s=12.9) == 0.0  # nothing disturbed
     assert record.recovery_s(12.9) is None  # only a refusal after it: never recovered
+    # Sent at 11.4, just before the next fault struck at 11.5, and held by it: that fault's, not this one's
+    # (the 504 sent at 10.1 was already late at 11.5, so it stays this one's).
+    record.bets.append((11.4, 13.1, 504))
+    assert record.recovery_s(10.0, until_s=11.5) == pytest.approx(2.0)
