@@ -68,22 +68,26 @@ test('socket drop while pending: unknown, then reconciled after the reconnect', 
   await signIn(page, { faucet: true });
   await page.getByTestId('stake-100').click();
   await recordStates(page);
-  // The request is held back for several seconds below: a column that stays open long enough.
+  // The answer is held back for several seconds below: a column that stays open long enough.
   const { id, cell } = await pickOpenCell(page, 15_000);
 
   // The bet reaches the server, but the page never hears back: the socket drops (and stays down 4 s)
   // while the request is in flight, and the HTTP answer is lost.
   let placedStatus = 0;
+  let placedAnswer = '';
   const betsEndpoint = (url: URL) => url.pathname === '/api/bets';
   await page.route(
     betsEndpoint,
     async (route) => {
       if (route.request().method() !== 'POST') return route.fallback();
       await page.evaluate(() => (window as unknown as { __taptrade: { dropSocket(ms: number): void } }).__taptrade.dropSocket(4000));
-      await expect(cell).toHaveAttribute('data-state', 'unknown');
-      await expect(page.getByTestId('feed-status')).toHaveAttribute('data-status', 'offline');
+      // Sent on at once (held back, the cell's multiplier could slip past the page's 2 % guard), but only
+      // once the socket is down, so that its bet event cannot reach the page either.
       const response = await route.fetch();
       placedStatus = response.status();
+      placedAnswer = await response.text();
+      await expect(cell).toHaveAttribute('data-state', 'unknown');
+      await expect(page.getByTestId('feed-status')).toHaveAttribute('data-status', 'offline');
       await route.abort('connectionreset');
     },
   );
@@ -93,8 +97,10 @@ test('socket drop while pending: unknown, then reconciled after the reconnect', 
   await page.keyboard.press('Enter');
   await expect(cell).toHaveAttribute('data-state', 'unknown');
   await page.screenshot({ path: testInfo.outputPath('unknown.png') });
+  // The server's own answer first: a refusal there would make the page's 'rejected' the right outcome.
+  await expect.poll(() => placedStatus, { timeout: 20_000 }).not.toBe(0);
+  expect(placedStatus, placedAnswer).toBe(201);
   await expect(cell).toHaveAttribute('data-state', 'confirmed', { timeout: 20_000 });
-  expect(placedStatus).toBe(201);
   const seen = await statesOf(page, id);
   expect(seen.slice(0, 3)).toEqual(['pending', 'unknown', 'confirmed']);
   await expect(page.getByTestId('feed-status')).not.toHaveAttribute('data-status', 'offline');
