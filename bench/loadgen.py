@@ -51,6 +51,7 @@ from urllib.parse import urlparse
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from redis import Redis as SyncRedis
 from tests.gateway_support import QUOTE_ROWS, Trader, publish_market
 
 from bench import processes
@@ -460,19 +461,41 @@ def check(data_dir: Path, confirmed: list[str]) -> None:
 
 
 class Sampler(threading.Thread):
-    """Samples the server's processes at the given moments (epoch seconds)."""
+    """Samples the server's processes at the given moments (epoch seconds), with the gateway's asyncio
+    tasks and what Redis says of its memory (its data apart from the allocator's resident pages)."""
 
-    def __init__(self, pids: list[int], moments: list[float], metrics_url: str) -> None:
+    def __init__(self, pids: list[int], moments: list[float], metrics_url: str, redis_url: str) -> None:
         super().__init__(daemon=True)
         self.pids, self.moments, self.metrics_url = pids, moments, metrics_url
+        self.redis = SyncRedis.from_url(redis_url)
         self.samples: list[processes.Sample] = []
         self.tasks: list[float] = []  # the gateway's live asyncio tasks, summed over workers
+        self.redis_memory: list[dict[str, float]] = []
 
     def run(self) -> None:
         for moment in self.moments:
             time.sleep(max(0.0, moment - time.time()))
             self.samples.append(processes.sample(self.pids))
             self.tasks.append(gateway_tasks(self.metrics_url))
+            self.redis_memory.append(redis_memory(self.redis))
+
+
+def redis_memory(client: SyncRedis) -> dict[str, float]:
+    """Redis's own account: its data (used_memory), the resident pages (used_memory_rss), its keys."""
+    info = client.info("memory")
+    return {
+        "used_mb": info["used_memory"] / 2**20,
+        "rss_mb": info["used_memory_rss"] / 2**20,
+        "keys": float(client.dbsize()),
+    }
+
+
+def redis_lines(hours: list[float], memory: list[dict[str, float]]) -> list[str]:
+    parts = []
+    for name in ("used_mb", "rss_mb", "keys"):
+        values = [m[name] for m in memory]
+        parts.append(f"{name}={values[0]:.0f}->{values[-1]:.0f} ({half_slope(hours, values):+.1f}/h)")
+    return ["slope redis " + " ".join(parts)]
 
 
 def gateway_tasks(metrics_url: str) -> float:
@@ -576,7 +599,7 @@ def main() -> None:
             moments = [
                 measure_start + n * SOAK_SAMPLE_S for n in range(int(args.duration // SOAK_SAMPLE_S) + 1)
             ]
-        sampler = Sampler(processes.server_tree(port), moments, f"{args.url}/metrics")
+        sampler = Sampler(processes.server_tree(port), moments, f"{args.url}/metrics", redis_url)
         sampler.start()
         global KEEP_BET_RECORDS
         KEEP_BET_RECORDS = args.record is not None
@@ -639,6 +662,8 @@ def report(
             print("gateway_asyncio_tasks every 30 s: " + " ".join(f"{t:.0f}" for t in sampler.tasks))
             first, last = sampler.tasks[0], sampler.tasks[-1]
             print(f"slope gateway_asyncio_tasks={first:.0f}->{last:.0f} ({slope:+.1f}/h)")
+            for line in redis_lines(hours, sampler.redis_memory):
+                print(line)
     check(args.data_dir, [b for r in results for b in r.confirmed])
 
 
