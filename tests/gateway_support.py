@@ -3,6 +3,7 @@ messages, P-256 session keys, signed bets, and a market (quotes and feed status)
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
 import time
@@ -218,6 +219,19 @@ async def funded_trader(
     await sign_in(client, settings, trader)
     assert (await intake.submit(deposit(trader.address, cents))).ok
     return trader
+
+
+async def asked_until_stored(
+    client: httpx.AsyncClient, trader: Trader, bet_id: str, attempts: int = 100, pause_s: float = 0.1
+) -> httpx.Response:
+    """`GET /api/bets/{bet_id}` until it is found (200) or `attempts` have passed: the last answer. For a
+    bet whose outcome was unknown (504) while the ledger works through what waited for it."""
+    for _ in range(attempts):
+        answer = await client.get(f"/api/bets/{bet_id}", headers=trader.headers())
+        if answer.status_code == 200:
+            break
+        await asyncio.sleep(pause_s)
+    return answer
 
 
 @contextmanager

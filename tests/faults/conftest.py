@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,8 +70,16 @@ def system(tmp_path_factory: pytest.TempPathFactory, scale: Scale) -> Iterator[S
     tests that follow. Its processes are restarted by the launcher after each fault, as in production;
     each campaign waits for its recovery before the next begins."""
     root: Path = tmp_path_factory.mktemp("faults")
+    with running_system(root / "data", scale) as running:
+        yield running
+
+
+@contextmanager
+def running_system(data_dir: Path, scale: Scale) -> Iterator[System]:
+    """`taptrade run` on `data_dir` as the campaigns have it (the breaker's recovery of `scale`), stopped
+    on leaving."""
     recovery_ms = str(int(scale.feed_recovery_s * 1000))
-    running = System(root / "data", env={"TAPTRADE_FEED_RECOVERY_MS": recovery_ms}).start()
+    running = System(data_dir, env={"TAPTRADE_FEED_RECOVERY_MS": recovery_ms}).start()
     try:
         yield running
     finally:

@@ -22,7 +22,7 @@ from bench.loadgen import wait_for_betting
 from taptrade.ledger import db
 from tests.faults.conftest import Scale
 from tests.faults.harness import System, funded_traders, record_row, settings_for
-from tests.gateway_support import Trader, bet_body, current_column
+from tests.gateway_support import Trader, asked_until_stored, bet_body, current_column
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.fault, pytest.mark.long_fault, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -190,17 +190,12 @@ async def _column_across_a_ledger_outage(system: System) -> tuple[int, list[Sent
         assert {s.status for s in in_doubt} == {504}, in_doubt
         wait_for(lambda: len(system.pids("ledger")) == 1, 60, "the ledger restarted")
 
-        async def asked(trader: Trader, s: Sent) -> int:
-            for _ in range(100):  # until the ledger has worked through what waited for it
-                answer = await client.get(f"/api/bets/{s.bet_id}", headers=trader.headers())
-                if answer.status_code == 200:
-                    return 200
-                await asyncio.sleep(0.1)
-            return answer.status_code
-
-        found = await asyncio.gather(*(asked(t, s) for t, s in zip(traders, in_doubt, strict=False)))
+        found = await asyncio.gather(
+            *(asked_until_stored(client, t, s.bet_id) for t, s in zip(traders, in_doubt, strict=False))
+        )
     stored_later = {bet_id for bet_id, *_ in stored_bets(system, later)}
-    for s, status in zip(in_doubt, found, strict=True):
+    for s, answer in zip(in_doubt, found, strict=True):
+        status = answer.status_code
         assert (status == 200) == (s.bet_id.replace("-", "") in stored_later), (s, status)
         if status == 200:
             system.acknowledged.append(s.bet_id)

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.faults.conftest import Scale
+from tests.faults.conftest import Scale, running_system
 from tests.faults.harness import Fault, System, campaign, settings_for
 from tests.support import wait_for
 
@@ -58,12 +58,8 @@ def disks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
 
 @pytest.fixture(scope="module")
 def system_on_small_disks(disks: tuple[Path, Path], scale: Scale) -> Iterator[System]:
-    recovery_ms = str(int(scale.feed_recovery_s * 1000))
-    running = System(disks[0], env={"TAPTRADE_FEED_RECOVERY_MS": recovery_ms}).start()
-    try:
+    with running_system(disks[0], scale) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def fill(disk: Path) -> Path:

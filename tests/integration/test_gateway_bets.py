@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis
 
-from taptrade.bus import IntakeClient, connect_async
+from taptrade.bus import IntakeClient
 from taptrade.config import Settings
 from taptrade.ledger import db
 from taptrade.ledger.integrity import check_integrity
@@ -23,6 +23,7 @@ from tests.gateway_support import (
     PRICE_CENTS,
     GatewayThread,
     Trader,
+    asked_until_stored,
     bet_body,
     current_column,
     error_code,
@@ -341,20 +342,13 @@ async def test_a_redis_that_refuses_writes_is_503_unavailable_and_the_bet_goes_t
 
 @pytest.fixture
 async def stall_world(
-    tmp_path: Path, redis_url: str, redis_server: RedisServer
+    tmp_path: Path, redis_url: str, redis_server: RedisServer, intake: IntakeClient
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Settings, Trader]]:
     """Gateway and ledger on the session's Redis with a short Redis timeout (500 ms), and a funded trader."""
     settings = make_settings(tmp_path / "stall", redis_url, redis_timeout_ms=500)
     with LedgerThread(settings), fresh_market(redis_url), GatewayThread(settings) as gateway:
-        client = connect_async(redis_url)
-        intake = IntakeClient(client, intake_max_len=1000, reply_timeout_ms=5000)
-        await intake.start()
-        try:
-            async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as http:
-                yield http, settings, await funded_trader(http, settings, intake, 10_000)
-        finally:
-            await intake.close()
-            await client.aclose()
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as http:
+            yield http, settings, await funded_trader(http, settings, intake, 10_000)
 
 
 async def test_redis_down_is_503_unavailable_at_once(
@@ -393,10 +387,6 @@ async def test_a_stalled_redis_is_504_in_bounded_time_and_the_bet_may_still_land
     assert error_code(response) == (504, "timeout"), response.text
     assert waited_s < 1.5  # the 500 ms timeout, with room for a busy machine
 
-    for _ in range(100):
-        asked = await http.get(f"/api/bets/{body['bet_id']}", headers=trader.headers())
-        if asked.status_code == 200:
-            break
-        await asyncio.sleep(0.05)
+    asked = await asked_until_stored(http, trader, str(body["bet_id"]), pause_s=0.05)
     assert asked.status_code == 200, asked.text
     assert asked.json()["bet"]["status"] == "confirmed"
