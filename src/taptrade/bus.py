@@ -38,6 +38,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from taptrade.commands import Command, Envelope, Reply, decode_replies, encode
 from taptrade.obs.logging import get_logger
+from taptrade.script_lane import LaneNotSent, ScriptLane
 
 log = get_logger(__name__)
 
@@ -215,7 +216,9 @@ class LuaScript:
 class IntakeClient:
     """Submits commands to the ledger and routes its replies back to the waiting callers.
 
-    One long-lived subscription on this client's reply channel serves every waiting caller.
+    One long-lived subscription on this client's reply channel serves every waiting caller. The bet
+    guard, the one call every bet makes, runs on a pipelined connection of its own (`ScriptLane`);
+    everything else through the client's pool.
     """
 
     def __init__(
@@ -233,7 +236,8 @@ class IntakeClient:
         self.channel = reply_channel(self.client_id)
         self._waiting: dict[str, asyncio.Future[Reply]] = {}
         self._submit = LuaScript(redis, SUBMIT_LUA)
-        self._place_bet = LuaScript(redis, PLACE_BET_LUA)
+        where = redis.connection_pool.connection_kwargs
+        self._place_bet = ScriptLane(where, PLACE_BET_LUA, where.get("socket_timeout") or 2.0)
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
 
@@ -248,6 +252,7 @@ class IntakeClient:
         self._reader = asyncio.create_task(self._read_replies(), name=f"replies-{self.client_id}")
 
     async def close(self) -> None:
+        self._place_bet.close()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -349,7 +354,9 @@ class IntakeClient:
 def never_sent(exc: Exception) -> bool:
     """The error came before the command left (no free connection, or none could be made), so the
     command certainly did not run. Any other failure — a read that timed out, a connection closed under
-    it — leaves its outcome unknown. (redis-py says which only in its messages.)"""
+    it — leaves its outcome unknown. (redis-py says which only in its messages; the lane by its type.)"""
+    if isinstance(exc, LaneNotSent):
+        return True
     text = str(exc)
     return text.startswith(("No connection available", "Timeout connecting")) or " connecting to " in text
 

@@ -143,7 +143,7 @@ class System:
 
     def logged(self, event: str, since: int = 0) -> bool:
         """Some process has logged `event` (`ledger_started`, ...) after byte `since` of the log."""
-        return f'"event": "{event}"' in self.log_text(since)
+        return f'"event":"{event}"' in self.log_text(since)
 
     def took(self, record: LoadRecord) -> None:
         """Count a finished load's deposits and acknowledged bets into the system's totals."""

@@ -309,7 +309,7 @@ async def test_no_answer_from_the_ledger_is_504_and_logged_for_a_dispute(
             response = await http.post("/api/bets", json=body, headers=trader.headers())
     assert error_code(response) == (504, "timeout")
     assert body["bet_id"] in response.json()["error"]["message"]  # where to ask about it
-    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"event": "bet"' in line]
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"event":"bet"' in line]
     [logged] = [line for line in lines if line.get("bet_id") == body["bet_id"]]
     assert (logged["code"], logged["cell"], logged["balance"]) == ("timeout", body["cell"], None)
     assert logged["quote_id"] > 0
@@ -333,7 +333,7 @@ async def test_a_redis_that_refuses_writes_is_503_unavailable_and_the_bet_goes_t
     assert int(response.headers["Retry-After"]) >= 1
     logged = capfd.readouterr().err
     assert '"request_failed"' not in logged
-    [line] = [json.loads(x) for x in logged.splitlines() if body["bet_id"] in x and '"event": "bet"' in x]
+    [line] = [json.loads(x) for x in logged.splitlines() if body["bet_id"] in x and '"event":"bet"' in x]
     assert line["code"] == "unavailable"
 
     again = await place(client, trader, body)  # the same signed bet: its nonce was not spent

@@ -36,6 +36,17 @@ def test_log_lines_are_json_with_process_and_bound_ids(capsys: pytest.CaptureFix
     assert "timestamp" in line
 
 
+def test_a_value_json_cannot_hold_is_logged_as_its_repr(capsys: pytest.CaptureFixture[str]) -> None:
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<opaque 7>"
+
+    configure_logging("info", "gateway")
+    get_logger("test").info("odd", thing=Opaque(), cents=12, missing=None)
+    line = json.loads(capsys.readouterr().err)
+    assert (line["thing"], line["cents"], line["missing"]) == ("<opaque 7>", 12, None)
+
+
 def test_metrics_are_served_and_a_busy_port_is_not_fatal() -> None:
     port = free_port()
     LEDGER_BATCH_SIZE.observe(3)
