@@ -23,7 +23,6 @@ run as one Lua script: one Redis round trip per command.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
@@ -38,7 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from taptrade.commands import Command, Envelope, Reply, decode_replies, encode
 from taptrade.obs.logging import get_logger
-from taptrade.script_lane import LaneNotSent, ScriptLane
+from taptrade.redis_wire import LaneNotSent, ScriptLane, Subscription
 
 log = get_logger(__name__)
 
@@ -238,27 +237,15 @@ class IntakeClient:
         self._submit = LuaScript(redis, SUBMIT_LUA)
         where = redis.connection_pool.connection_kwargs
         self._place_bet = ScriptLane(where, PLACE_BET_LUA, where.get("socket_timeout") or 2.0)
-        self._pubsub: Any = None
-        self._reader: asyncio.Task[None] | None = None
+        self._replies = Subscription(where, [self.channel], self._on_replies, name="reply", timeout_s=5.0)
 
     async def start(self) -> None:
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=False)
-        await self._pubsub.subscribe(self.channel)
-        # Wait for the confirmation so that no reply can be published before we listen.
-        while True:
-            message = await self._pubsub.get_message(timeout=5.0)
-            if message is not None and message["type"] == "subscribe":
-                break
-        self._reader = asyncio.create_task(self._read_replies(), name=f"replies-{self.client_id}")
+        # Subscribed before the first command goes out, so that no reply is published before we listen.
+        await self._replies.start()
 
     async def close(self) -> None:
         self._place_bet.close()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        if self._pubsub is not None:
-            await self._pubsub.aclose()
+        await self._replies.close()
         for future in self._waiting.values():
             future.cancel()
 
@@ -327,28 +314,16 @@ class IntakeClient:
         finally:
             self._waiting.pop(request_id, None)
 
-    async def _read_replies(self) -> None:
-        backoff_s = 0.05
-        while True:
-            try:
-                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                backoff_s = 0.05
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                log.warning("reply_channel_lost", error=str(exc), retry_in_s=backoff_s)
-                await asyncio.sleep(backoff_s)
-                backoff_s = min(backoff_s * 2, 2.0)
-                continue
-            if message is None or message["type"] != "message":
-                continue
-            try:
-                replies = decode_replies(message["data"])
-            except ValueError:
-                log.error("reply_undecodable", size=len(message["data"]))
-                continue
-            for reply in replies:
-                future = self._waiting.get(reply.request_id)
-                if future is not None and not future.done():
-                    future.set_result(reply)
+    def _on_replies(self, _channel: str, payload: bytes) -> None:
+        try:
+            replies = decode_replies(payload)
+        except ValueError:
+            log.error("reply_undecodable", size=len(payload))
+            return
+        for reply in replies:
+            future = self._waiting.get(reply.request_id)
+            if future is not None and not future.done():
+                future.set_result(reply)
 
 
 def never_sent(exc: Exception) -> bool:

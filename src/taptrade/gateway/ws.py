@@ -19,7 +19,6 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from uvicorn.protocols.utils import ClientDisconnected
 
@@ -34,6 +33,7 @@ from taptrade.grid import GridSpec
 from taptrade.market import FeedStatus, PriceTick, QuoteTable
 from taptrade.money import format_multiplier
 from taptrade.obs.logging import get_logger
+from taptrade.redis_wire import Subscription
 
 log = get_logger(__name__)
 
@@ -136,7 +136,6 @@ class Hub:
     def __init__(
         self, redis: aioredis.Redis, sessions: Sessions, grid: GridSpec, market: MarketView, clock: Clock
     ) -> None:
-        self._redis = redis
         self._sessions = sessions
         self._grid = grid
         self._market = market
@@ -147,13 +146,16 @@ class Hub:
         self._price_arrived = asyncio.Event()
         market.listeners.append(self.on_market)
         self._tasks: list[asyncio.Task[None]] = []
-        self._pubsub: Any = None
+        self._events = Subscription(
+            redis.connection_pool.connection_kwargs,
+            [bus.EVENTS_CHANNEL, bus.COLUMNS_CHANNEL],
+            self._on_event,
+            name="ws_event",
+        )
 
     async def start(self) -> None:
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe(bus.EVENTS_CHANNEL, bus.COLUMNS_CHANNEL)
+        await self._events.start()
         self._tasks = [
-            asyncio.create_task(self._follow_events(), name="ws-events"),
             asyncio.create_task(self._pace_prices(), name="ws-prices"),
             asyncio.create_task(self._watch_stalled(), name="ws-watchdog"),
         ]
@@ -164,8 +166,7 @@ class Hub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._pubsub is not None:
-            await self._pubsub.aclose()
+        await self._events.close()
 
     # --- market messages (from the market view) -------------------------------------------------
 
@@ -217,35 +218,23 @@ class Hub:
 
     # --- per-user events and columns ------------------------------------------------------------
 
-    async def _follow_events(self) -> None:
-        while True:
-            try:
-                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            except (RedisError, OSError) as exc:
-                log.warning("ws_event_subscription_lost", error=str(exc))
-                await asyncio.sleep(0.5)
-                continue
-            if message is None or message["type"] != "message":
-                continue
-            channel = (
-                message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
-            )
-            if channel == bus.COLUMNS_CHANNEL:
-                with contextlib.suppress(msgspec.DecodeError):
-                    self.broadcast({"type": "column", **msgspec.json.decode(message["data"])})
-                continue
-            try:
-                events = decode_events(message["data"])
-            except msgspec.DecodeError:
-                log.error("ws_events_undecodable")
-                continue
-            for event in events:
-                for client in self._by_address.get(event.address, ()):
-                    if event.type == "bet" and event.bet is not None:
-                        body = {"type": "bet", "seq": event.seq, "bet": api_bet(event.bet, self._grid)}
-                    else:
-                        body = {"type": "balance", "seq": event.seq, "balance": event.balance}
-                    client.offer(_encoder.encode(body).decode())
+    def _on_event(self, channel: str, data: bytes) -> None:
+        if channel == bus.COLUMNS_CHANNEL:
+            with contextlib.suppress(msgspec.DecodeError):
+                self.broadcast({"type": "column", **msgspec.json.decode(data)})
+            return
+        try:
+            events = decode_events(data)
+        except msgspec.DecodeError:
+            log.error("ws_events_undecodable")
+            return
+        for event in events:
+            for client in self._by_address.get(event.address, ()):
+                if event.type == "bet" and event.bet is not None:
+                    body = {"type": "bet", "seq": event.seq, "bet": api_bet(event.bet, self._grid)}
+                else:
+                    body = {"type": "balance", "seq": event.seq, "balance": event.balance}
+                client.offer(_encoder.encode(body).decode())
 
     # --- one connection -------------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
-"""The bet guard's pipelined connection (`script_lane.ScriptLane`) against a real redis-server: callers get
-their own replies in order, a forgotten script is loaded again, Redis's errors keep redis-py's types, and
-a Redis that is gone, stalled or restarted fails calls with the right meaning and is used again after."""
+"""`redis_wire` against a real redis-server. The bet guard's pipelined connection (`ScriptLane`): callers
+get their own replies in order, a forgotten script is loaded again, Redis's errors keep redis-py's types,
+and a Redis that is gone, stalled or restarted fails calls with the right meaning and is used again after.
+The subscriptions (`Subscription`): every message reaches the callback in order from the moment `start`
+returns, and a lost connection or a restarted Redis is subscribed again without help."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import redis
 from redis.exceptions import OutOfMemoryError, ResponseError
 
 from taptrade.bus import never_sent
-from taptrade.script_lane import LaneNotSent, LaneUnknown, ScriptLane
+from taptrade.redis_wire import LaneNotSent, LaneUnknown, ScriptLane, Subscription
 from tests.support import RedisServer, free_port
 
 ECHO = "redis.call('INCR', KEYS[1]) return ARGV[1]"
@@ -154,3 +156,75 @@ async def test_a_connection_killed_by_redis_is_replaced(redis_url: str, redis_se
         assert await lane(["tt:test:count"], ["two"]) == b"two"
     finally:
         lane.close()
+
+
+class Heard:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+
+    def __call__(self, channel: str, payload: bytes) -> None:
+        if payload == b"poison":
+            raise ValueError("a message the callback cannot take")
+        self.messages.append((channel, payload))
+
+    async def until(self, count: int, timeout_s: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while len(self.messages) < count:
+            assert time.monotonic() < deadline, f"heard {len(self.messages)} of {count}: {self.messages[-3:]}"
+            await asyncio.sleep(0.01)
+
+
+async def test_every_message_after_start_reaches_the_callback_in_order(
+    redis_url: str, redis_server: RedisServer
+) -> None:
+    heard = Heard()
+    subscription = Subscription(where(redis_server), ["tt:test:a", "tt:test:b"], heard, name="test")
+    publisher = redis.Redis.from_url(redis_url)
+    await subscription.start()
+    try:
+        for n in range(500):
+            publisher.publish("tt:test:a" if n % 2 else "tt:test:b", f"m{n}")
+        publisher.publish("tt:test:a", "poison")  # the callback raises: logged, the subscription goes on
+        publisher.publish("tt:test:a", "last")
+        await heard.until(501)
+    finally:
+        await subscription.close()
+    expected = [("tt:test:a" if n % 2 else "tt:test:b", f"m{n}".encode()) for n in range(500)]
+    assert heard.messages == [*expected, ("tt:test:a", b"last")]
+
+
+async def subscribed(admin: redis.Redis, channel: str, timeout_s: float = 10.0) -> None:
+    """Until Redis counts one subscriber on `channel` (polled without blocking the loop)."""
+    deadline = time.monotonic() + timeout_s
+    while admin.pubsub_numsub(channel)[0][1] != 1:
+        assert time.monotonic() < deadline, f"no subscriber on {channel} within {timeout_s} s"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_lost_subscription_is_made_again(own_redis: RedisServer) -> None:
+    heard = Heard()
+    subscription = Subscription(where(own_redis), ["tt:test:a"], heard, name="test")
+    await subscription.start()
+    admin = redis.Redis(port=own_redis.port)
+    try:
+        admin.publish("tt:test:a", "before")
+        await heard.until(1)
+        assert admin.client_kill_filter(_type="pubsub") == 1
+        await subscribed(admin, "tt:test:a")
+        admin.publish("tt:test:a", "after a kill")
+        await heard.until(2)
+        own_redis.kill()
+        own_redis.start()
+        admin = redis.Redis(port=own_redis.port)
+        await subscribed(admin, "tt:test:a")
+        admin.publish("tt:test:a", "after a restart")
+        await heard.until(3)
+    finally:
+        await subscription.close()
+    assert [payload for _, payload in heard.messages] == [b"before", b"after a kill", b"after a restart"]
+
+
+async def test_no_redis_to_subscribe_to_means_not_started() -> None:
+    subscription = Subscription({"host": "127.0.0.1", "port": free_port()}, ["c"], Heard(), name="test")
+    with pytest.raises(LaneNotSent):
+        await subscription.start()
