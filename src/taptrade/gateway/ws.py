@@ -146,14 +146,16 @@ class Hub:
         self._price_arrived = asyncio.Event()
         market.listeners.append(self.on_market)
         self._tasks: list[asyncio.Task[None]] = []
+        self._redis = redis
+        self._events: Subscription | None = None
+
+    async def start(self) -> None:
         self._events = Subscription(
-            redis.connection_pool.connection_kwargs,
+            self._redis.connection_pool.connection_kwargs,
             [bus.EVENTS_CHANNEL, bus.COLUMNS_CHANNEL],
             self._on_event,
             name="ws_event",
         )
-
-    async def start(self) -> None:
         await self._events.start()
         self._tasks = [
             asyncio.create_task(self._pace_prices(), name="ws-prices"),
@@ -166,7 +168,8 @@ class Hub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self._events.close()
+        if self._events is not None:
+            await self._events.close()
 
     # --- market messages (from the market view) -------------------------------------------------
 
