@@ -23,21 +23,19 @@ run as one Lua script: one Redis round trip per command.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import redis.asyncio as aioredis
 from redis import Redis as SyncRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
+from redis.exceptions import OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from taptrade.commands import Command, Envelope, Reply, decode_replies, encode
 from taptrade.obs.logging import get_logger
-from taptrade.redis_wire import LaneNotSent, ScriptLane, Subscription
+from taptrade.redis_wire import LaneNotSent, Script, ScriptLane, Subscription
 
 log = get_logger(__name__)
 
@@ -139,6 +137,10 @@ return {'ok', redis.call('XADD', KEYS[4], '*', 'm', ARGV[5])}
 """
 
 
+_SUBMIT = Script.of(SUBMIT_LUA)
+_PLACE_BET = Script.of(PLACE_BET_LUA)
+
+
 class BusError(Exception):
     """Base of the intake client's errors.
 
@@ -194,30 +196,12 @@ class BetGuard:
     burst: int
 
 
-class LuaScript:
-    """A Lua script run by its SHA1, loaded again when Redis has forgotten it (a restart, SCRIPT FLUSH).
-    redis-py's own script object does the same but checks the client's type on every call, which showed
-    in the bet path's profile."""
-
-    def __init__(self, redis: aioredis.Redis, source: str) -> None:
-        self._redis = redis
-        self._source = source
-        self._sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
-
-    async def __call__(self, keys: list[str], args: list[Any]) -> Any:
-        try:
-            return await self._redis.evalsha(self._sha, len(keys), *keys, *args)
-        except NoScriptError:
-            await self._redis.script_load(self._source)
-            return await self._redis.evalsha(self._sha, len(keys), *keys, *args)
-
-
 class IntakeClient:
     """Submits commands to the ledger and routes its replies back to the waiting callers.
 
-    One long-lived subscription on this client's reply channel serves every waiting caller. The bet
-    guard, the one call every bet makes, runs on a pipelined connection of its own (`ScriptLane`);
-    everything else through the client's pool.
+    One long-lived subscription on this client's reply channel serves every waiting caller. The
+    intake's scripts (the bet guard, the one call every bet makes, and the plain submission) run on a
+    pipelined connection of their own (`ScriptLane`).
     """
 
     def __init__(
@@ -234,9 +218,8 @@ class IntakeClient:
         self.client_id = client_id or uuid.uuid4().hex
         self.channel = reply_channel(self.client_id)
         self._waiting: dict[str, asyncio.Future[Reply]] = {}
-        self._submit = LuaScript(redis, SUBMIT_LUA)
         where = redis.connection_pool.connection_kwargs
-        self._place_bet = ScriptLane(where, PLACE_BET_LUA, where.get("socket_timeout") or 2.0)
+        self._scripts = ScriptLane(where, where.get("socket_timeout") or 2.0)
         self._replies = Subscription(where, [self.channel], self._on_replies, name="reply", timeout_s=5.0)
 
     async def start(self) -> None:
@@ -244,7 +227,7 @@ class IntakeClient:
         await self._replies.start()
 
     async def close(self) -> None:
-        self._place_bet.close()
+        self._scripts.close()
         await self._replies.close()
         for future in self._waiting.values():
             future.cancel()
@@ -253,7 +236,7 @@ class IntakeClient:
         """Queue a money command for the ledger and wait for its answer."""
 
         async def send(envelope: bytes) -> None:
-            if await self._submit(keys=[INTAKE_STREAM], args=[envelope, self._max_len]) is None:
+            if await self._scripts.run(_SUBMIT, [INTAKE_STREAM], [envelope, self._max_len]) is None:
                 raise IntakeFull("the ledger's intake backlog is full")
 
         return await self._round_trip(command, send, timeout_s)
@@ -270,7 +253,7 @@ class IntakeClient:
                 self._max_len,
                 envelope,
             ]
-            verdict = await self._place_bet(keys=keys, args=args)
+            verdict = await self._scripts.run(_PLACE_BET, keys, args)
             outcome = verdict[0].decode() if isinstance(verdict[0], bytes) else verdict[0]
             if outcome == "ok":
                 return

@@ -1,6 +1,6 @@
 """Redis on the wire for the gateway's two hot paths, where redis-py's general machinery cost more CPU than
-the work: the bet guard's Lua script (`ScriptLane`) and the subscriptions that carry the ledger's replies
-and events (`Subscription`). Everything else goes through redis-py.
+the work: the intake's Lua scripts, the bet guard above all (`ScriptLane`), and the subscriptions that
+carry the ledger's replies and events (`Subscription`). Everything else goes through redis-py.
 
 `ScriptLane`: the bet guard is the one Redis call every bet makes. Through redis-py's pool each call
 checks a connection out and back in, arms a read timeout and writes its own packet: a profile of a
@@ -32,6 +32,7 @@ import hashlib
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import hiredis
@@ -147,25 +148,36 @@ class _LaneProtocol(asyncio.Protocol):
                 future.set_exception(error)
 
 
-class ScriptLane:
-    """Runs `source` by its SHA1 (`EVALSHA`, loaded again if Redis has forgotten it) for concurrent
-    callers over one pipelined connection."""
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A Lua script and the SHA1 Redis knows it by."""
 
-    def __init__(self, connection_kwargs: Mapping[str, Any], source: str, timeout_s: float) -> None:
+    source: bytes
+    sha: bytes
+
+    @classmethod
+    def of(cls, source: str) -> Script:
+        encoded = source.encode()
+        return cls(encoded, hashlib.sha1(encoded, usedforsecurity=False).hexdigest().encode())
+
+
+class ScriptLane:
+    """Runs Lua scripts by their SHA1 (`EVALSHA`, loaded again if Redis has forgotten them) for
+    concurrent callers over one pipelined connection."""
+
+    def __init__(self, connection_kwargs: Mapping[str, Any], timeout_s: float) -> None:
         self._where = dict(connection_kwargs)
-        self._source = source.encode()
-        self._sha = hashlib.sha1(self._source, usedforsecurity=False).hexdigest().encode()
         self._timeout_s = timeout_s
         self._protocol: _LaneProtocol | None = None
         self._connecting: asyncio.Lock | None = None
         self._watchdog: asyncio.TimerHandle | None = None
 
-    async def __call__(self, keys: list[str], args: list[Any]) -> Any:
+    async def run(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         try:
-            return await self._command(b"EVALSHA", self._sha, len(keys), *keys, *args)
+            return await self._command(b"EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:
-            await self._command(b"SCRIPT", b"LOAD", self._source)
-            return await self._command(b"EVALSHA", self._sha, len(keys), *keys, *args)
+            await self._command(b"SCRIPT", b"LOAD", script.source)
+            return await self._command(b"EVALSHA", script.sha, len(keys), *keys, *args)
 
     async def _command(self, *parts: Any) -> Any:
         protocol = self._protocol

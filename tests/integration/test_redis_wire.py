@@ -1,4 +1,4 @@
-"""`redis_wire` against a real redis-server. The bet guard's pipelined connection (`ScriptLane`): callers
+"""`redis_wire` against a real redis-server. The intake scripts' pipelined connection (`ScriptLane`): callers
 get their own replies in order, a forgotten script is loaded again, Redis's errors keep redis-py's types,
 and a Redis that is gone, stalled or restarted fails calls with the right meaning and is used again after.
 The subscriptions (`Subscription`): every message reaches the callback in order from the moment `start`
@@ -19,10 +19,11 @@ import redis
 from redis.exceptions import OutOfMemoryError, ResponseError
 
 from taptrade.bus import never_sent
-from taptrade.redis_wire import LaneNotSent, LaneUnknown, ScriptLane, Subscription
+from taptrade.redis_wire import LaneNotSent, LaneUnknown, Script, ScriptLane, Subscription
 from tests.support import RedisServer, free_port
 
-ECHO = "redis.call('INCR', KEYS[1]) return ARGV[1]"
+ECHO = Script.of("redis.call('INCR', KEYS[1]) return ARGV[1]")
+REFUSE = Script.of("if ARGV[1] ~= '' then return redis.error_reply(ARGV[1]) end return 'fine'")
 
 
 def where(server: RedisServer, **extra: Any) -> dict[str, Any]:
@@ -41,9 +42,11 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 async def test_concurrent_callers_each_get_their_own_reply(redis_url: str, redis_server: RedisServer) -> None:
-    lane = ScriptLane(where(redis_server), ECHO, timeout_s=2.0)
+    lane = ScriptLane(where(redis_server), timeout_s=2.0)
     try:
-        replies = await asyncio.gather(*(lane(["tt:test:count"], [f"call-{n}"]) for n in range(2000)))
+        replies = await asyncio.gather(
+            *(lane.run(ECHO, ["tt:test:count"], [f"call-{n}"]) for n in range(2000))
+        )
     finally:
         lane.close()
     assert replies == [f"call-{n}".encode() for n in range(2000)]
@@ -51,11 +54,13 @@ async def test_concurrent_callers_each_get_their_own_reply(redis_url: str, redis
 
 
 async def test_a_script_redis_forgot_is_loaded_again(redis_url: str, redis_server: RedisServer) -> None:
-    lane = ScriptLane(where(redis_server), ECHO, timeout_s=2.0)
+    lane = ScriptLane(where(redis_server), timeout_s=2.0)
     try:
-        assert await lane(["tt:test:count"], ["before"]) == b"before"
+        assert await lane.run(ECHO, ["tt:test:count"], ["before"]) == b"before"
         redis.Redis.from_url(redis_url).script_flush()
-        assert await asyncio.gather(lane(["tt:test:count"], ["a"]), lane(["tt:test:count"], ["b"])) == [
+        assert await asyncio.gather(
+            lane.run(ECHO, ["tt:test:count"], ["a"]), lane.run(ECHO, ["tt:test:count"], ["b"])
+        ) == [
             b"a",
             b"b",
         ]
@@ -64,22 +69,21 @@ async def test_a_script_redis_forgot_is_loaded_again(redis_url: str, redis_serve
 
 
 async def test_error_replies_keep_redis_py_types(redis_url: str, redis_server: RedisServer) -> None:
-    refuse = "if ARGV[1] ~= '' then return redis.error_reply(ARGV[1]) end return 'fine'"
-    lane = ScriptLane(where(redis_server), refuse, timeout_s=2.0)
+    lane = ScriptLane(where(redis_server), timeout_s=2.0)
     try:
         with pytest.raises(OutOfMemoryError):
-            await lane([], ["OOM command not allowed when used memory > 'maxmemory'."])
+            await lane.run(REFUSE, [], ["OOM command not allowed when used memory > 'maxmemory'."])
         with pytest.raises(ResponseError, match="MISCONF"):
-            await lane([], ["MISCONF Errors writing to the AOF file"])
-        assert await lane([], [""]) == b"fine"  # an error reply leaves the connection usable
+            await lane.run(REFUSE, [], ["MISCONF Errors writing to the AOF file"])
+        assert await lane.run(REFUSE, [], [""]) == b"fine"  # an error reply leaves the connection usable
     finally:
         lane.close()
 
 
 async def test_the_database_in_the_url_is_used(redis_url: str, redis_server: RedisServer) -> None:
-    lane = ScriptLane(where(redis_server, db=3), ECHO, timeout_s=2.0)
+    lane = ScriptLane(where(redis_server, db=3), timeout_s=2.0)
     try:
-        await lane(["tt:test:count"], ["x"])
+        await lane.run(ECHO, ["tt:test:count"], ["x"])
     finally:
         lane.close()
     assert redis.Redis(port=redis_server.port, db=3).get("tt:test:count") == b"1"
@@ -88,12 +92,12 @@ async def test_the_database_in_the_url_is_used(redis_url: str, redis_server: Red
 
 async def test_a_password_is_given_and_a_wrong_one_is_not_sent(own_redis: RedisServer) -> None:
     redis.Redis(port=own_redis.port).config_set("requirepass", "s3cret")
-    lane = ScriptLane(where(own_redis, password="s3cret"), ECHO, timeout_s=1.0)
-    wrong = ScriptLane(where(own_redis, password="guess"), ECHO, timeout_s=1.0)
+    lane = ScriptLane(where(own_redis, password="s3cret"), timeout_s=1.0)
+    wrong = ScriptLane(where(own_redis, password="guess"), timeout_s=1.0)
     try:
-        assert await lane(["tt:test:count"], ["in"]) == b"in"
+        assert await lane.run(ECHO, ["tt:test:count"], ["in"]) == b"in"
         outcomes = await asyncio.gather(
-            *(wrong(["tt:test:count"], [n]) for n in range(3)), return_exceptions=True
+            *(wrong.run(ECHO, ["tt:test:count"], [n]) for n in range(3)), return_exceptions=True
         )
         assert all(isinstance(o, LaneNotSent) and never_sent(o) for o in outcomes), outcomes
     finally:
@@ -103,57 +107,59 @@ async def test_a_password_is_given_and_a_wrong_one_is_not_sent(own_redis: RedisS
 
 
 async def test_no_redis_listening_means_not_sent() -> None:
-    lane = ScriptLane({"host": "127.0.0.1", "port": free_port()}, ECHO, timeout_s=1.0)
+    lane = ScriptLane({"host": "127.0.0.1", "port": free_port()}, timeout_s=1.0)
     with pytest.raises(LaneNotSent) as refused:
-        await lane(["k"], ["x"])
+        await lane.run(ECHO, ["k"], ["x"])
     assert never_sent(refused.value)
 
 
 async def test_a_stalled_redis_fails_calls_after_the_timeout_then_serves_again(
     own_redis: RedisServer,
 ) -> None:
-    lane = ScriptLane(where(own_redis), ECHO, timeout_s=0.5)
+    lane = ScriptLane(where(own_redis), timeout_s=0.5)
     assert own_redis.proc is not None
     try:
-        assert await lane(["tt:test:count"], ["up"]) == b"up"
+        assert await lane.run(ECHO, ["tt:test:count"], ["up"]) == b"up"
         os.kill(own_redis.proc.pid, signal.SIGSTOP)
         started = time.monotonic()
         outcomes = await asyncio.gather(
-            *(lane(["tt:test:count"], [n]) for n in range(10)), return_exceptions=True
+            *(lane.run(ECHO, ["tt:test:count"], [n]) for n in range(10)), return_exceptions=True
         )
         waited_s = time.monotonic() - started
         # Sent and unanswered: they may have run, so not "not sent".
         assert all(isinstance(o, LaneUnknown) and not never_sent(o) for o in outcomes), outcomes
         assert 0.45 <= waited_s < 1.5
         os.kill(own_redis.proc.pid, signal.SIGCONT)
-        assert await lane(["tt:test:count"], ["back"]) == b"back"
+        assert await lane.run(ECHO, ["tt:test:count"], ["back"]) == b"back"
     finally:
         lane.close()
 
 
 async def test_a_restarted_redis_is_reconnected_without_help(own_redis: RedisServer) -> None:
-    lane = ScriptLane(where(own_redis), ECHO, timeout_s=1.0)
+    lane = ScriptLane(where(own_redis), timeout_s=1.0)
     try:
-        assert await lane(["tt:test:count"], ["first"]) == b"first"
+        assert await lane.run(ECHO, ["tt:test:count"], ["first"]) == b"first"
         own_redis.kill()
         with pytest.raises((LaneNotSent, LaneUnknown)):
-            await lane(["tt:test:count"], ["while down"])
+            await lane.run(ECHO, ["tt:test:count"], ["while down"])
         with pytest.raises(LaneNotSent):
-            await lane(["tt:test:count"], ["still down"])
+            await lane.run(ECHO, ["tt:test:count"], ["still down"])
         own_redis.start()
-        assert await lane(["tt:test:count"], ["after"]) == b"after"  # and the script is loaded again
+        assert (
+            await lane.run(ECHO, ["tt:test:count"], ["after"]) == b"after"
+        )  # and the script is loaded again
     finally:
         lane.close()
 
 
 async def test_a_connection_killed_by_redis_is_replaced(redis_url: str, redis_server: RedisServer) -> None:
-    lane = ScriptLane(where(redis_server), ECHO, timeout_s=1.0)
+    lane = ScriptLane(where(redis_server), timeout_s=1.0)
     admin = redis.Redis.from_url(redis_url)
     try:
-        assert await lane(["tt:test:count"], ["one"]) == b"one"
+        assert await lane.run(ECHO, ["tt:test:count"], ["one"]) == b"one"
         assert admin.client_kill_filter(_type="normal", skipme=True) >= 1
         await asyncio.sleep(0.05)  # the close reaches the lane
-        assert await lane(["tt:test:count"], ["two"]) == b"two"
+        assert await lane.run(ECHO, ["tt:test:count"], ["two"]) == b"two"
     finally:
         lane.close()
 
