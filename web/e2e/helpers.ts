@@ -18,11 +18,13 @@ export async function signIn(page: Page, options: { faucet: boolean }): Promise<
   }
 }
 
-/** Record every data-state a cell takes (the pending state can last only milliseconds). */
+/** Record every data-state a cell takes from now on (the pending state can last only milliseconds). */
 export async function recordStates(page: Page): Promise<void> {
   await page.evaluate(() => {
-    const w = window as unknown as { __states: string[] };
+    const w = window as unknown as { __states: string[]; __recording?: boolean };
     w.__states = [];
+    if (w.__recording) return; // already observing: only the record starts again
+    w.__recording = true;
     const layer = document.querySelector('.grid-layer');
     if (layer === null) throw new Error('no grid layer');
     new MutationObserver((mutations) => {
