@@ -20,7 +20,9 @@ Scenarios (`--scenario`):
   `--duration` s, then on bets: the bet path's throughput as a fraction of the same server's empty endpoint.
 
 Setup, not timed: wallets sign in with real SIWE messages and P-256 session keys, are funded through the
-ledger's intake, and (except in the soak and the spike) every bet is signed in advance. With
+ledger's intake, and (except in the soak and the spike) every bet is signed in advance, by the loader
+process that will send it, once for each of three blocks of rows (`bench.traffic.BLOCK_SHIFTS`): the one
+sent is the block nearest the price at its send time, as a trader taps near the price it sees. With
 `--publish-market` the loader publishes a static quote table itself (for a system without a price feed);
 otherwise it waits until the live feed has opened betting and bets on the rows around the price. The run
 is spread over `--procs` loader processes, none of them the server's, each with `--connections / --procs`
@@ -38,13 +40,14 @@ import asyncio
 import json
 import multiprocessing
 import os
-import re
 import statistics
 import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -55,8 +58,9 @@ from redis import Redis as SyncRedis
 from tests.gateway_support import QUOTE_ROWS, Trader, publish_market
 
 from bench import processes
+from bench.connections import Links
 from bench.schedule import Arrival, Phase, arrivals, constant, spike
-from bench.traffic import NEAR_ROWS, Traffic, users_for_rate
+from bench.traffic import BLOCK_SHIFTS, NEAR_ROWS, Traffic, users_for_rate
 from taptrade.bus import IntakeClient, connect_async
 from taptrade.commands import Deposit
 from taptrade.config import load_settings
@@ -80,7 +84,8 @@ class Job:
     phase: str
     kind: str  # "bet", "read" or "version"
     user: int
-    request: bytes | None = None  # signed in advance, or built when it is due (soak)
+    # Built in advance (a bet: one per block of rows, see Traffic.pick), or empty: built when it is due.
+    requests: tuple[bytes, ...] = ()
 
 
 @dataclass
@@ -188,6 +193,18 @@ def build_request(traffic: Traffic, job: Job) -> bytes:
     return traffic.version()
 
 
+def build_in_advance(traffic: Traffic, jobs: list[Job]) -> None:
+    for job in jobs:
+        if job.kind == "bet":
+            job.requests = traffic.bet_variants(job.user, job.due_s)
+        else:
+            job.requests = (build_request(traffic, job),)
+
+
+def request_for(traffic: Traffic, job: Job) -> bytes:
+    return traffic.pick(job.requests) if job.requests else build_request(traffic, job)
+
+
 # --- the run (one loader process) --------------------------------------------------------------------
 
 
@@ -252,88 +269,125 @@ async def _follow_price(traffic: Traffic, host: str, port: int, stop: asyncio.Ev
             writer.close()
 
 
+class Tally:
+    """What one loader process's connections report, into its `Results`; `settled` when every request
+    handed out has been answered or has failed."""
+
+    def __init__(self, results: Results) -> None:
+        self.results = results
+        self.outstanding = 0
+        self.settled = asyncio.get_running_loop().create_future()
+
+    def sent(self, count: int = 1) -> None:
+        self.outstanding += count
+
+    def answered(self, job: Job, status: int, body: bytes, retry_after: bool, at: float) -> None:
+        try:
+            _record(self.results, job, status, body, retry_after, at)
+        except (ValueError, KeyError, TypeError):  # an answer not in the contract's shape
+            self.results.answers[f"{job.phase} {job.kind} {status} unparsable"] += 1
+        self._one_less()
+
+    def failed(self, job: Job) -> None:
+        """Timed out, or its connection closed (a worker killed, the server gone)."""
+        self.results.answers[f"{job.phase} {job.kind} timeout_or_closed"] += 1
+        if KEEP_BET_RECORDS and job.kind == "bet":
+            self.results.bets.append((job.due_s, time.time(), 0))
+        self._one_less()
+
+    def release(self) -> None:
+        """One of `sent` without a request: a hold on `settled`, let go."""
+        self._one_less()
+
+    def _one_less(self) -> None:
+        self.outstanding -= 1
+        if self.outstanding == 0 and not self.settled.done():
+            self.settled.set_result(None)
+
+
 async def _run(jobs: list[Job], traffic: Traffic, host: str, port: int, connections: int) -> Results:
     results = Results()
-    queue: asyncio.Queue[Job] = asyncio.Queue()
-
-    async def connection() -> None:
-        reader, writer = await _open(host, port)
-        try:
-            while True:
-                job = await queue.get()
-                request = job.request or build_request(traffic, job)
-                try:
-                    # uvloop raises RuntimeError writing to a connection the server has closed.
-                    writer.write(request)
-                    # asyncio.timeout rather than wait_for: no task per request.
-                    async with asyncio.timeout(RESPONSE_TIMEOUT_S):
-                        status, body, retry_after = await read_response(reader)
-                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, RuntimeError):
-                    results.answers[f"{job.phase} {job.kind} timeout_or_closed"] += 1
-                    if KEEP_BET_RECORDS and job.kind == "bet":
-                        results.bets.append((job.due_s, time.time(), 0))
-                    writer.close()
-                    reader, writer = await _open(host, port)
-                    queue.task_done()
-                    continue
-                try:
-                    _record(results, job, status, body, retry_after, time.time())
-                except (ValueError, KeyError, TypeError):  # an answer not in the contract's shape
-                    results.answers[f"{job.phase} {job.kind} {status} unparsable"] += 1
-                queue.task_done()
-        finally:
-            writer.close()
-
+    tally = Tally(results)
+    tally.sent(len(jobs))
+    links: Links[Job] = Links(
+        host,
+        port,
+        connections,
+        partial(request_for, traffic),
+        tally.answered,
+        tally.failed,
+        RESPONSE_TIMEOUT_S,
+    )
+    await links.open()
     stop = asyncio.Event()
     follower = asyncio.create_task(_follow_price(traffic, host, port, stop))
-    workers = [asyncio.create_task(connection()) for _ in range(connections)]
     for job in jobs:
         delay = job.due_s - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        queue.put_nowait(job)  # open loop: it leaves on time even if every connection is busy
+        links.submit(job)  # open loop: it leaves on time, or waits for a connection and is late
     try:
-        # Every request is answered or timed out by then; a connection that died otherwise must not
-        # hang the run (its jobs are counted as unanswered).
-        await asyncio.wait_for(queue.join(), RESPONSE_TIMEOUT_S + 5)
+        # Every request is answered or timed out by then; a connection that cannot be opened again must
+        # not hang the run (its requests are counted as unanswered).
+        await asyncio.wait_for(asyncio.shield(tally.settled), RESPONSE_TIMEOUT_S + 5)
     except TimeoutError:
-        dead = [task for task in workers if task.done()]
-        for task in dead:
-            # Without the object addresses a repr carries, so that equal failures count as one line.
-            failure = re.sub(r" at 0x[0-9a-f]+| 0x[0-9a-f]+", "", repr(task.exception()))
-            results.answers[f"loader connection failed: {failure}"] += 1
-        results.answers["unanswered"] += queue.qsize()
+        results.answers["unanswered"] += tally.outstanding
     stop.set()
-    for task in (*workers, follower):
-        task.cancel()
+    follower.cancel()
+    links.close()
     return results
 
 
-async def _closed_loop(jobs: list[Job], host: str, port: int, connections: int, until_s: float) -> Results:
+async def _closed_loop(
+    jobs: list[Job], traffic: Traffic, host: str, port: int, connections: int, until_s: float
+) -> Results:
     """Send the next job as soon as a connection is free, until `until_s`: throughput, not latency."""
     results = Results()
+    tally = Tally(results)
     pending = iter(jobs)
 
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection(host, port)
-        try:
-            for job in pending:
-                if time.time() >= until_s:
-                    return
-                writer.write(job.request or b"")
-                status, body, retry_after = await read_response(reader)
-                done = time.time()
-                job.due_s = done  # latency is not measured in a closed loop
-                _record(results, job, status, body, retry_after, done)
-        finally:
-            writer.close()
+    def send_next() -> None:
+        job = next(pending, None)
+        if job is not None and time.time() < until_s:
+            tally.sent()
+            links.submit(job)
 
-    await asyncio.gather(*(connection() for _ in range(connections)))
+    def answered(job: Job, status: int, body: bytes, retry_after: bool, at: float) -> None:
+        job.due_s = at  # latency is not measured in a closed loop
+        tally.answered(job, status, body, retry_after, at)
+        send_next()
+
+    def failed(job: Job) -> None:
+        tally.failed(job)
+        send_next()
+
+    links: Links[Job] = Links(
+        host, port, connections, partial(request_for, traffic), answered, failed, RESPONSE_TIMEOUT_S
+    )
+    await links.open()
+    stop = asyncio.Event()
+    follower = asyncio.create_task(_follow_price(traffic, host, port, stop))
+    await asyncio.sleep(max(0.0, jobs[0].due_s - time.time()))  # signed early: start with the others
+    tally.sent()  # one held while the first requests go out, so that `settled` cannot come before them
+    for _ in range(connections):
+        send_next()
+    tally.release()
+    await asyncio.wait_for(asyncio.shield(tally.settled), until_s - time.time() + RESPONSE_TIMEOUT_S + 5)
+    stop.set()
+    follower.cancel()
+    links.close()
     return results
 
 
 def loader_process(
-    jobs: list[Job], traffic: Traffic, host: str, port: int, connections: int, mode: str, out: Any
+    jobs: list[Job],
+    traffic: Traffic,
+    host: str,
+    port: int,
+    connections: int,
+    mode: str,
+    in_advance: bool,
+    out: Any,
 ) -> None:
     try:
         import uvloop
@@ -341,11 +395,13 @@ def loader_process(
         uvloop.install()
     except ImportError:
         pass
+    if in_advance:  # each process for its own traders, in parallel, before the first is due
+        build_in_advance(traffic, jobs)
     freeze_startup_heap()  # the loader's own collections would show up as the server's latency
     started = processes.own_cpu_s()
     if mode == "closed":
         until = max(job.due_s for job in jobs)
-        results = asyncio.run(_closed_loop(jobs, host, port, connections, until))
+        results = asyncio.run(_closed_loop(jobs, traffic, host, port, connections, until))
     else:
         results = asyncio.run(_run(jobs, traffic, host, port, connections))
     results.cpu_s = processes.own_cpu_s() - started
@@ -354,14 +410,21 @@ def loader_process(
 
 
 def run_loaders(
-    plans: list[list[Job]], traffics: list[Traffic], host: str, port: int, connections: int, mode: str
+    plans: list[list[Job]],
+    traffics: list[Traffic],
+    host: str,
+    port: int,
+    connections: int,
+    mode: str,
+    in_advance: bool,
 ) -> list[Results]:
     context = multiprocessing.get_context("fork")
     pipes, procs = [], []
     for jobs, traffic in zip(plans, traffics, strict=True):
         receiver, sender = context.Pipe(duplex=False)
         proc = context.Process(
-            target=loader_process, args=(jobs, traffic, host, port, connections // len(plans), mode, sender)
+            target=loader_process,
+            args=(jobs, traffic, host, port, connections // len(plans), mode, in_advance, sender),
         )
         proc.start()
         pipes.append(receiver)
@@ -578,14 +641,12 @@ def main() -> None:
         schedule = arrivals(phases)
         kinds = kinds_for(args.scenario, len(schedule))
         bets = kinds.count("bet")
-        # Pre-signed: the signing's time; signed as sent: time to plan the jobs and start the loaders.
-        sign_s = 10.0 + len(schedule) * 2e-6 if lazy else bets * SIGN_S_PER_BET + 3
+        # Signed as sent: time to plan the jobs and start the loaders; in advance, the signing's time too.
+        sign_s = 10.0 + len(schedule) * 2e-6
+        if not lazy:
+            sign_s += bets * len(BLOCK_SHIFTS) * SIGN_S_PER_BET / args.procs
         start_s = time.time() + sign_s
         plans = plan_jobs(schedule, kinds, start_s, len(traders), args.procs)
-        if not lazy:
-            for jobs in plans:
-                for job in jobs:
-                    job.request = build_request(traffic, job)
         print(
             f"setup: {args.users} users signed in and funded, {bets} bets, "
             f"{time.time() - setup_started:.1f} s"
@@ -603,7 +664,7 @@ def main() -> None:
         sampler.start()
         global KEEP_BET_RECORDS
         KEEP_BET_RECORDS = args.record is not None
-        results = run_loaders(plans, [traffic] * args.procs, host, port, args.connections, "open")
+        results = run_loaders(plans, [traffic] * args.procs, host, port, args.connections, "open", not lazy)
         sampler.join()
         stop_market.set()
         if args.record is not None:
@@ -667,28 +728,34 @@ def report(
     check(args.data_dir, [b for r in results for b in r.confirmed])
 
 
+def sample_at(moment_s: float, port: int) -> processes.Sample:
+    time.sleep(max(0.0, moment_s - time.time()))
+    return processes.sample(processes.server_tree(port))
+
+
 def ceiling(args: argparse.Namespace, traffic: Traffic, host: str, port: int) -> None:
     """Closed loop on the empty endpoint, then on bets, in the same run: both throughputs and the ratio."""
     throughput = {}
     confirmed: list[str] = []
     for kind in ("version", "bet"):
         count = int(args.duration * (CEILING_EMPTY_PER_S if kind == "version" else CEILING_BETS_PER_S))
-        start_s = time.time() + (count * SIGN_S_PER_BET + 2 if kind == "bet" else 1)
+        signing_s = count * len(BLOCK_SHIFTS) * SIGN_S_PER_BET / args.procs if kind == "bet" else 0.0
+        start_s = time.time() + signing_s + 3
         # Each bet's cell is chosen for when it would be sent at the signing rate, so it is still
         # placeable then; the closed loop itself sends as fast as it is answered.
         jobs = [
             Job(start_s + n * args.duration / count, kind, kind, n % len(traffic.traders))
             for n in range(count)
         ]
-        for job in jobs:
-            job.request = build_request(traffic, job)
-        plans = [jobs[n :: args.procs] for n in range(args.procs)]
+        # Each loader process signs for its own traders (and so keeps each one's cells apart).
+        plans = [[job for job in jobs if job.user % args.procs == n] for n in range(args.procs)]
         for plan in plans:
             plan[-1].due_s = start_s + args.duration  # each loader's deadline
-        time.sleep(max(0.0, start_s - time.time()))
-        before = processes.sample(processes.server_tree(port))
-        results = run_loaders(plans, [traffic] * args.procs, host, port, args.connections, "closed")
+        # The server's CPU from the moment the loaders, done signing, start sending.
+        sample_before = ThreadPoolExecutor(1).submit(sample_at, start_s, port)
+        results = run_loaders(plans, [traffic] * args.procs, host, port, args.connections, "closed", True)
         after = processes.sample(processes.server_tree(port))
+        before = sample_before.result()
         answered = sum(sum(r.answers.values()) for r in results)
         throughput[kind] = answered / args.duration
         answers: Counter[str] = sum((r.answers for r in results), Counter())
