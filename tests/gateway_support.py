@@ -31,6 +31,7 @@ from taptrade.auth.bet_message import bet_message
 from taptrade.bus import IntakeClient
 from taptrade.config import Settings
 from taptrade.gateway.app import create_app
+from taptrade.gateway.http_protocol import CoalescingHttpToolsProtocol
 from taptrade.market import FeedStatus, PriceTick, QuoteTable
 from tests.support import deposit, now_ms, wait_for
 
@@ -47,7 +48,12 @@ class GatewayThread:
         self.settings = settings
         self.app = create_app(settings)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
+            self.app,
+            host="127.0.0.1",
+            port=settings.port,
+            log_level="warning",
+            lifespan="on",
+            http=CoalescingHttpToolsProtocol,  # as the gateway's workers serve it
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

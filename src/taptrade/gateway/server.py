@@ -15,6 +15,7 @@ import uvicorn
 
 from taptrade.config import Settings
 from taptrade.gateway.app import create_app
+from taptrade.gateway.http_protocol import CoalescingHttpToolsProtocol
 from taptrade.obs.heap import freeze_startup_heap
 from taptrade.obs.logging import configure_logging, get_logger
 from taptrade.obs.metrics import mark_worker_dead, prepare_multiprocess_dir
@@ -52,7 +53,7 @@ def run_worker(settings: Settings, worker: int) -> None:
     config = uvicorn.Config(
         create_app(settings),
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,  # httptools, each answer in one write
         ws="websockets-sansio",
         lifespan="on",
         access_log=False,
