@@ -102,7 +102,9 @@ def test_gateway_worker_kill_9(system: System, scale: Scale) -> None:
         system, scale, "gateway worker killed (SIGKILL)",
         "`kill -9` of one of the two workers, restarted by the gateway's supervisor",
         scale.worker_kills, scale.worker_kills * 3 + 5,
-        kills("gateway-worker", scale.worker_kills, gap_s=(0.5, 1.5), count=2),
+        # Each kill waits for the worker killed before to serve again: two dead at once is another fault.
+        kills("gateway-worker", scale.worker_kills, gap_s=(0.5, 1.5), count=2,
+              serving_event="gateway_worker_serving"),
     )  # fmt: skip
 
 

@@ -4,6 +4,7 @@ nothing, however malformed, gets a 500 or a stack trace."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -41,6 +42,8 @@ def create_api(settings: Settings, clock: Clock | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.gateway = await GatewayState.start(settings, clock)
+        # A restarted worker is serving from here on (an operator reading a restart, a fault campaign).
+        log.info("gateway_worker_serving", pid=os.getpid())
         try:
             yield
         finally:

@@ -26,6 +26,7 @@ from taptrade.market import (
     status_decoder,
 )
 from taptrade.obs.logging import get_logger
+from taptrade.redis_wire import RECONNECT_BACKOFF_MAX_S
 
 log = get_logger(__name__)
 
@@ -94,7 +95,7 @@ class MarketView:
             except (RedisError, OSError) as exc:
                 log.warning("market_subscription_lost", error=str(exc), retry_in_s=backoff_s)
                 await asyncio.sleep(backoff_s)
-                backoff_s = min(backoff_s * 2, 2.0)
+                backoff_s = min(backoff_s * 2, RECONNECT_BACKOFF_MAX_S)
                 continue
             if message is not None and message["type"] == "message":
                 channel = message["channel"]
