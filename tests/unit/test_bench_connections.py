@@ -61,6 +61,22 @@ def path_of(head: bytes) -> str:
     return head.split(b" ")[1].decode()[1:]
 
 
+OK = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+
+
+async def exchange(handler: Handler, jobs: list[str], answers: int, timeout_s: float = 5.0) -> Seen:
+    """`jobs` sent on one connection to a server answering with `handler`, until `answers` have come."""
+    seen = Seen(expect=answers)
+    async with server(handler) as port:
+        links: Links[str] = Links("127.0.0.1", port, 1, request, seen.answered, seen.failed, timeout_s)
+        await links.open()
+        for job in jobs:
+            links.submit(job)
+        await seen.wait()
+        links.close()
+    return seen
+
+
 async def test_answers_are_parsed_whether_the_bytes_come_whole_or_a_few_at_a_time() -> None:
     async def handler(head: bytes, writer: asyncio.StreamWriter) -> None:
         job = path_of(head)
@@ -77,15 +93,7 @@ async def test_answers_are_parsed_whether_the_bytes_come_whole_or_a_few_at_a_tim
                 await writer.drain()
                 await asyncio.sleep(0.001)
 
-    seen = Seen(expect=3)
-    async with server(handler) as port:
-        links: Links[str] = Links("127.0.0.1", port, 1, request, seen.answered, seen.failed, 5.0)
-        await links.open()
-        links.submit("whole")
-        links.submit("pieces")  # waits for the one connection
-        links.submit("whole")
-        await seen.wait()
-        links.close()
+    seen = await exchange(handler, ["whole", "pieces", "whole"], answers=3)  # in turn, on one connection
     assert seen.answers == [
         ("whole", 201, b"{}", False),
         ("pieces", 503, b'{"a":"bcd"}', True),
@@ -103,7 +111,7 @@ async def test_requests_beyond_the_free_connections_wait_for_one_and_all_are_ans
         most = max(most, in_flight)
         await asyncio.sleep(0.01)
         in_flight -= 1
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+        writer.write(OK)
 
     seen = Seen(expect=30)
     async with server(handler) as port:
@@ -121,16 +129,9 @@ async def test_requests_beyond_the_free_connections_wait_for_one_and_all_are_ans
 async def test_a_request_not_answered_in_time_is_reported_and_its_connection_replaced() -> None:
     async def handler(head: bytes, writer: asyncio.StreamWriter) -> None:
         if path_of(head) != "never":
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            writer.write(OK)
 
-    seen = Seen(expect=1)
-    async with server(handler) as port:
-        links: Links[str] = Links("127.0.0.1", port, 1, request, seen.answered, seen.failed, 0.3)
-        await links.open()
-        links.submit("never")
-        links.submit("after")
-        await seen.wait()
-        links.close()
+    seen = await exchange(handler, ["never", "after"], answers=1, timeout_s=0.3)
     assert seen.failures == ["never"]
     assert seen.answers == [("after", 200, b"", False)]
 
@@ -140,15 +141,8 @@ async def test_a_connection_the_server_closes_reports_its_request_and_another_is
         if path_of(head) == "close":
             writer.transport.abort()
         else:
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            writer.write(OK)
 
-    seen = Seen(expect=1)
-    async with server(handler) as port:
-        links: Links[str] = Links("127.0.0.1", port, 1, request, seen.answered, seen.failed, 5.0)
-        await links.open()
-        links.submit("close")
-        links.submit("next")
-        await seen.wait()
-        links.close()
+    seen = await exchange(handler, ["close", "next"], answers=1)
     assert seen.failures == ["close"]
     assert seen.answers == [("next", 200, b"", False)]
