@@ -99,6 +99,30 @@ async def test_silence_opens_the_breaker_and_the_operator_can_override(settings:
     await client.aclose()
 
 
+async def test_the_first_tick_after_a_silence_goes_out_behind_the_open_breaker(settings: Settings) -> None:
+    """A feed stopped (SIGSTOP) runs no housekeeping: when it wakes, the status that suspends betting must
+    reach the gateways before the fresh price and quotes, or they take bets under the old status."""
+    clock = ManualClock(T0)
+    client = connect_async(settings.resolved_redis_url())
+    service = FeedService(settings, Scripted([]), client, clock)
+    await drive(service, clock, ticks(T0, 31))
+    listener = read(settings).pubsub()
+    listener.subscribe(bus.FEED_STATUS_CHANNEL, bus.PRICE_CHANNEL, bus.QUOTES_CHANNEL)
+    while listener.get_message(timeout=1.0) is not None:  # the subscriptions' confirmations
+        pass
+    clock.advance(12_000)  # silent, and nothing ran meanwhile
+    await service.on_event(Tick(PRICE + 5_000, clock.now_ms(), clock.now_ms(), 9_999))
+    heard = []
+    while (message := listener.get_message(timeout=1.0)) is not None:
+        heard.append((message["channel"].decode(), message["data"]))
+    channels = [channel for channel, _ in heard]
+    assert channels[:2] == [bus.FEED_STATUS_CHANNEL, bus.PRICE_CHANNEL], channels
+    status = status_decoder.decode(heard[0][1])
+    assert (status.price_feed, status.betting) == ("critical", "suspended")
+    listener.close()
+    await client.aclose()
+
+
 async def test_heartbeats_make_count_0_bars_and_keep_the_feed_heard(settings: Settings) -> None:
     clock = ManualClock(T0)
     client = connect_async(settings.resolved_redis_url())

@@ -133,9 +133,18 @@ class FeedService:
     async def _on_event(self, event: SourceEvent) -> None:
         now_ms = self._clock.now_ms()
         pipe = self._redis.pipeline(transaction=False)
+        status_sent: BreakerState | None = None
         if isinstance(event, Tick):
             self._skew_ms = now_ms - event.ts_ms if self._source.measures_skew else 0
             self.breaker.on_tick(now_ms, self._skew_ms)
+            state = self.breaker.evaluate(now_ms)
+            if state != self._published_state:
+                # The first tick after a silence finds the breaker open: that goes out before the tick, or
+                # a gateway would see a fresh price and quotes under the status it had before the silence
+                # (betting open) and take bets until the housekeeping published the change.
+                self._note_state(state, now_ms)
+                self._status_into(pipe, state)
+                status_sent = state
             tick = PriceTick(event.price_cents, event.ts_ms, self._source.name, self._source.replay_offset_ms)
             data = _encoder.encode(tick)
             pipe.set(bus.PRICE_KEY, data)
@@ -146,6 +155,8 @@ class FeedService:
             self._add_bar(bar)
         self._write_bars(pipe)
         await self._execute(pipe)
+        if status_sent is not None:
+            self._published_state, self._last_status_ms = status_sent, now_ms
         if isinstance(event, Tick) and self._moved_half_a_row(event.price_cents):
             await self.publish_quotes(now_ms)
 
@@ -267,6 +278,14 @@ class FeedService:
             self.breaker.set_mode(mode, now_ms)
 
     async def _publish_status(self, state: BreakerState, now_ms: int) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        self._status_into(pipe, state)
+        await pipe.execute()
+        self._published_state = state
+        self._last_status_ms = now_ms
+
+    def _status_into(self, pipe: aioredis.client.Pipeline, state: BreakerState) -> None:
+        """The status's key and message, queued on `pipe` (logged when it changed)."""
         if state != self._published_state:
             log.info(
                 "feed_status",
@@ -283,9 +302,5 @@ class FeedService:
             mode=state.mode.value,
         )
         data = _encoder.encode(status)
-        pipe = self._redis.pipeline(transaction=False)
         pipe.set(bus.FEED_STATUS_KEY, data)
         pipe.publish(bus.FEED_STATUS_CHANNEL, data)
-        await pipe.execute()
-        self._published_state = state
-        self._last_status_ms = now_ms
