@@ -72,7 +72,7 @@ FUND_CENTS = 100_000_000
 RESPONSE_TIMEOUT_S = 10.0
 SIGN_S_PER_BET = 80e-6  # to sign and encode one bet, for the setup's schedule
 SOAK_SAMPLE_S = 30.0
-CEILING_BETS_PER_S = 4000  # bets signed per second of the closed loop: more than the path can take
+CEILING_BETS_PER_S = 8000  # bets signed a second of the closed loop: more than the path takes (4,000 ran out)
 CEILING_EMPTY_PER_S = 25000  # above what the empty endpoint answers, or the loop runs out of requests
 
 
