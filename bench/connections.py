@@ -25,6 +25,18 @@ RECONNECT_S = 0.05
 TIMEOUT_SCAN_S = 0.25
 
 
+def parse_head(head: bytes) -> tuple[int, int, bool]:
+    """An HTTP/1.1 answer's status, its Content-Length (0 without one) and whether a Retry-After came,
+    from its head without the blank line that ends it."""
+    head = head.lower()
+    length_at = head.find(b"\r\ncontent-length:")
+    length = 0
+    if length_at >= 0:
+        line_end = head.find(b"\r\n", length_at + 2)
+        length = int(head[length_at + 17 : line_end if line_end >= 0 else len(head)])
+    return int(head[9:12]), length, b"\r\nretry-after:" in head
+
+
 class Link(asyncio.Protocol, Generic[Job]):
     """One connection and the request in flight on it, if any."""
 
@@ -50,20 +62,14 @@ class Link(asyncio.Protocol, Generic[Job]):
         head_end = buffer.find(b"\r\n\r\n")
         if head_end < 0:
             return
-        head = bytes(buffer[:head_end]).lower()
-        length_at = head.find(b"\r\ncontent-length:")
-        length = 0
-        if length_at >= 0:
-            line_end = head.find(b"\r\n", length_at + 2)
-            length = int(head[length_at + 17 : line_end if line_end >= 0 else len(head)])
+        status, length, retry_after = parse_head(bytes(buffer[:head_end]))
         if len(buffer) < head_end + 4 + length:
             return
-        status = int(head[9:12])
         body = bytes(buffer[head_end + 4 : head_end + 4 + length])
         del buffer[: head_end + 4 + length]
         job, self.job = self.job, None
         if job is not None:
-            self.links.answered(self, job, status, body, b"\r\nretry-after:" in head, time.time())
+            self.links.answered(self, job, status, body, retry_after, time.time())
 
     def connection_lost(self, exc: Exception | None) -> None:
         job, self.job = self.job, None

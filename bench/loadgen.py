@@ -58,7 +58,7 @@ from redis import Redis as SyncRedis
 from tests.gateway_support import QUOTE_ROWS, Trader, publish_market
 
 from bench import processes
-from bench.connections import Links
+from bench.connections import Links, parse_head
 from bench.schedule import Arrival, Phase, arrivals, constant, spike
 from bench.traffic import BLOCK_SHIFTS, NEAR_ROWS, Traffic, users_for_rate
 from taptrade.bus import IntakeClient, connect_async
@@ -211,16 +211,7 @@ def request_for(traffic: Traffic, job: Job) -> bytes:
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
     """Status, body, and whether a Retry-After header came with it."""
     head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
-    length, retry_after = 0, False
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"retry-after":
-            retry_after = True
+    status, length, retry_after = parse_head(head[:-4])
     body = await reader.readexactly(length) if length else b""
     return status, body, retry_after
 
@@ -752,10 +743,11 @@ def ceiling(args: argparse.Namespace, traffic: Traffic, host: str, port: int) ->
         for plan in plans:
             plan[-1].due_s = start_s + args.duration  # each loader's deadline
         # The server's CPU from the moment the loaders, done signing, start sending.
-        sample_before = ThreadPoolExecutor(1).submit(sample_at, start_s, port)
-        results = run_loaders(plans, [traffic] * args.procs, host, port, args.connections, "closed", True)
-        after = processes.sample(processes.server_tree(port))
-        before = sample_before.result()
+        with ThreadPoolExecutor(1) as sampler:
+            sample_before = sampler.submit(sample_at, start_s, port)
+            results = run_loaders(plans, [traffic] * args.procs, host, port, args.connections, "closed", True)
+            after = processes.sample(processes.server_tree(port))
+            before = sample_before.result()
         answered = sum(sum(r.answers.values()) for r in results)
         throughput[kind] = answered / args.duration
         answers: Counter[str] = sum((r.answers for r in results), Counter())

@@ -44,7 +44,7 @@ class Traffic:
     price_cents: int
     used: list[set[tuple[int, int]]] = field(default_factory=list)
     reads_made: int = 0
-    signed_at_cents: int = 0  # the price the rows were chosen around
+    signed_at_cents: int = field(init=False)  # the price the rows were chosen around: the first one
 
     def __post_init__(self) -> None:
         self.used = [set() for _ in self.traders]
