@@ -104,7 +104,12 @@ def gateway(workers: int | None, **flags: Any) -> None:
 
 @main.command()
 @common_options
-@click.option("--source", "source", default=None, help="binance | coinbase | simulated | replay:PATH[@SPEED]")
+@click.option(
+    "--source",
+    "source",
+    default=None,
+    help="binance | coinbase | simulated | simulated:steady | replay:PATH[@SPEED]",
+)
 @click.option(
     "--seed", type=int, default=None, help="Seed of the simulated market (also TAPTRADE_FEED_SEED)."
 )

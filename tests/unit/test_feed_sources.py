@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from taptrade.clock import ManualClock
+from taptrade.config import Settings
+from taptrade.feed.app import make_source
 from taptrade.feed.events import Heartbeat, SourceEvent, Tick
 from taptrade.feed.replay import ReplaySource, column_offset_ms, read_trades, with_heartbeats
 from taptrade.feed.simulated import MS_PER_YEAR, SimulatedSource
@@ -54,6 +56,34 @@ async def test_the_simulation_ticks_about_ten_times_a_second_with_btc_like_volat
     annual = statistics.pstdev(returns) * math.sqrt(len(returns) / seconds * MS_PER_YEAR / 1000)
     assert 0.4 < annual < 0.6
     assert all(t.price_cents > 0 for t in ticks)
+
+
+async def test_the_steady_simulation_ticks_every_100_ms_on_the_clock() -> None:
+    clock = ManualClock(T0)
+    late = {3}  # one wake-up 40 ms late must not shift the ticks after it
+
+    def sleep_late_once():  # type: ignore[no-untyped-def]
+        calls = itertools.count()
+
+        async def sleep(seconds: float) -> None:
+            clock.advance(max(0, math.ceil(seconds * 1000)) + (40 if next(calls) in late else 0))
+
+        return sleep
+
+    source = SimulatedSource(seed=1, steady=True, clock=clock, sleep=sleep_late_once())
+    ticks = [e for e in await take(source, 10) if isinstance(e, Tick)]
+    assert [t.ts_ms - T0 for t in ticks] == [100, 200, 300, 440, 500, 600, 700, 800, 900, 1000]
+    assert len({t.price_cents for t in ticks}) > 1
+
+
+def test_the_source_spec_picks_poisson_or_steady_simulation() -> None:
+    settings = Settings(feed_seed=5)
+    poisson, steady = make_source("simulated", settings), make_source("simulated:steady", settings)
+    assert isinstance(poisson, SimulatedSource)
+    assert isinstance(steady, SimulatedSource)
+    assert (poisson.steady, steady.steady, steady.seed) == (False, True, 5)
+    with pytest.raises(ValueError, match="simulated:steady"):
+        make_source("simulated:fast", settings)
 
 
 def test_replay_offset_is_whole_columns_and_starts_the_recording_at_the_next_column() -> None:

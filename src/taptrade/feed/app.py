@@ -1,5 +1,5 @@
-"""`taptrade feed --source binance|coinbase|simulated|replay:PATH[@SPEED]`: pick the source, run the loop
-until SIGTERM/SIGINT."""
+"""`taptrade feed --source binance|coinbase|simulated[:steady]|replay:PATH[@SPEED]`: pick the source, run
+the loop until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ from taptrade.obs.metrics import serve_metrics
 
 log = get_logger(__name__)
 
-SOURCES = ("binance", "coinbase", "simulated", "replay:PATH[@SPEED]")
+SOURCES = ("binance", "coinbase", "simulated", "simulated:steady", "replay:PATH[@SPEED]")
 
 
 def make_source(spec: str, settings: Settings) -> Source:
     """Raises ValueError with a message naming the accepted forms."""
-    if spec == "simulated":
-        return SimulatedSource(seed=settings.feed_seed)
+    if spec in ("simulated", "simulated:steady"):
+        return SimulatedSource(seed=settings.feed_seed, steady=spec == "simulated:steady")
     if spec.startswith("replay:"):
         path_text, _, speed_text = spec.removeprefix("replay:").partition("@")
         path = Path(path_text)

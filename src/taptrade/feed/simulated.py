@@ -1,6 +1,9 @@
 """The simulated market for demos and tests: geometric Brownian motion with BTC-like volatility (~50 %/year
 by default), trades arriving as a Poisson process (~10/s), seedable so a run can be replayed exactly.
-The UI says "simulated" whenever this source is in use (the feed's status names its source)."""
+`steady=True` makes the trades arrive on the clock instead, every 1/`ticks_per_s` s: a 10 Hz price for
+measuring how prices reach WebSocket clients without the random gaps and bunches of a Poisson market
+(docs/benchmarks.md). The UI says "simulated" whenever this source is in use (the feed's status names its
+source)."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ class SimulatedSource:
         start_price_cents: int = 6_000_000,
         sigma_annual: float = 0.5,
         ticks_per_s: float = 10.0,
+        steady: bool = False,
         clock: Clock | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -34,6 +38,7 @@ class SimulatedSource:
         self._start_price_cents = start_price_cents
         self._sigma_per_ms = sigma_annual / math.sqrt(MS_PER_YEAR)
         self._ticks_per_s = ticks_per_s
+        self.steady = steady
         self._clock = clock or SystemClock()
         self._sleep = sleep
 
@@ -42,8 +47,15 @@ class SimulatedSource:
         log_price = math.log(self._start_price_cents)
         last_ms = self._clock.now_ms()
         trade_id = 0
+        interval_ms = 1000 / self._ticks_per_s
+        next_ms = last_ms + interval_ms
         while True:
-            await self._sleep(rng.expovariate(self._ticks_per_s))
+            if self.steady:
+                # On a fixed schedule, not a fixed pause: a late wake-up does not push every later tick.
+                await self._sleep(max(0.0, next_ms - self._clock.now_ms()) / 1000)
+                next_ms += interval_ms
+            else:
+                await self._sleep(rng.expovariate(self._ticks_per_s))
             now_ms = self._clock.now_ms()
             dt_ms = max(0, now_ms - last_ms)
             last_ms = now_ms
