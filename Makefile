@@ -90,8 +90,10 @@ bench-gateway: $(STAMP)
 bench-soak: $(STAMP)
 	bench/gateway.sh $(BENCH_PORT) "--scenario soak --rate 1000 --duration 1800"
 
+# On a 10 Hz price (a simulated trade every 100 ms), then on the default market's random ~10 trades a second.
 BENCH_WS_CLIENTS ?= 2000 5000
 bench-ws: $(STAMP)
+	bench/ws_fanout.sh --steady $(BENCH_PORT) $(BENCH_WS_CLIENTS)
 	bench/ws_fanout.sh $(BENCH_PORT) $(BENCH_WS_CLIENTS)
 
 clean:

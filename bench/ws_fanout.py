@@ -5,10 +5,13 @@ tick.
     .venv/bin/python -m bench.ws_fanout --url ws://127.0.0.1:8000/ws --clients 2000 --duration 30
 
 The clients are spread over `--procs` loader processes, none of them the server's, and open their
-connections at most `--connect-concurrency` at a time (all loaders together). They offer permessage-deflate
-as browsers do (`--compression none` to compare). Once all are connected and a short settling pause has
-passed, the loaders record every message for `--duration` seconds while this process samples the server's
-processes (bench/processes.py) and the loaders their own CPU.
+connections at most `--connect-concurrency` at a time (all loaders together). Each client is a bare
+Protocol (bench/ws_client.py) that stamps a message with the time its bytes were read: the loaders share
+the machine with the server, and a heavier client's own queueing would be counted as the server's delay.
+(The server does not negotiate permessage-deflate, docs/gateway.md, so offering it as browsers do changes
+nothing.) Once all are connected and a short settling pause has passed, the loaders record every message
+for `--duration` seconds while this process samples the server's processes (bench/processes.py) and the
+loaders their own CPU.
 
 What the delay measures. A `price` message's `ts_ms` is the feed's tick time: the source's event time
 (feed/events.py), which the feed copies into the tick it writes to Redis. With the simulated source that
@@ -20,13 +23,14 @@ With an exchange source `ts_ms` is the exchange's trade time on its own clock, s
 the exchange-to-feed path and the clock skew; with a replay it is a recorded time shifted by whole columns.
 The benchmark prints the source (`feed_source`) so a run on another source is not mistaken for this one.
 
-The gateway paces prices on purpose: each worker's pacer wakes every 100 ms (a little more: the sleep plus
-the loop's own delay) and sends the newest tick if it has not sent it yet; older ticks of the interval are
-dropped (latest wins). So every delay holds, by design, the tick's wait for the pacer, between 0 and about
-100 ms (a few tens of ms on average), and only the freshest tick of each interval is timed. The simulated
-market trades ~10 times a second at random (Poisson), so about 37 % of the 100 ms intervals have no new
-tick and send nothing: ~6.3 price messages a second per client is the design's rate, not a loss; the
-`max` messages a client got is the reference that the other clients should match.
+The gateway paces prices on purpose: each worker sends a tick at once when its last price went out 100 ms
+ago or more, else at that moment, the newest tick winning (ws.py). With the default simulated market,
+whose trades arrive at random (Poisson, ~10 a second), a tick that comes soon after another waits for the
+pacer, up to 100 ms by design, and one that is overtaken is never sent: the delays then hold that wait, and
+~7 price messages a second per client is the design's rate, not a loss. With `simulated:steady` (a trade
+every 100 ms: the 10 Hz price, `bench/ws_fanout.sh --steady`) nearly every tick goes out as it arrives and
+the delay is the delivery's. The `max` messages a client got is the reference the other clients should
+match.
 
 To separate the pacing from the cost of fanning out, each client is mapped to the gateway worker serving it
 (`ss`), and per worker and tick the first client to receive it marks when the pacer sent it:
@@ -50,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -67,10 +72,9 @@ from urllib.parse import urlparse
 
 import msgspec
 import redis
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 from bench import processes
+from bench.ws_client import Listener, open_listener
 from taptrade import bus
 from taptrade.config import load_settings
 from taptrade.market import price_decoder
@@ -103,9 +107,27 @@ class Window:
 
 @dataclass
 class Client:
-    ws: ClientConnection
-    port: int  # the client's local port: how `ss` names it on the server's side
+    window: Window
+    result: LoaderResult
+    listener: Listener | None = None
     prices: int = 0  # price messages received in the window
+
+    @property
+    def port(self) -> int:
+        """The client's local port: how `ss` names it on the server's side."""
+        return 0 if self.listener is None else self.listener.local_port
+
+    def on_message(self, text: bytes, received_ms: float) -> None:
+        window = self.window
+        if not window.start_ms <= received_ms < window.end_ms:
+            return  # outside the window: read (so the server is never held up), not timed
+        message = _decoder.decode(text)
+        if message.type == "price" and message.ts_ms is not None:
+            self.prices += 1
+            result = self.result
+            result.ports.append(self.port)
+            result.ts_ms.append(message.ts_ms)
+            result.received_ms.append(received_ms)
 
 
 @dataclass
@@ -132,49 +154,37 @@ class LoaderResult:
 # --- one loader process ------------------------------------------------------------------------------------
 
 
-async def open_client(url: str, gate: asyncio.Semaphore, compression: str | None) -> Client | str:
+async def open_client(
+    url: str, gate: asyncio.Semaphore, window: Window, result: LoaderResult
+) -> Client | str:
     """A connected client, or the name of what went wrong."""
+    parsed = urlparse(url)
+    client = Client(window, result)
     async with gate:
         try:
-            ws = await connect(
-                url,
-                compression=compression,
-                proxy=None,
-                open_timeout=OPEN_TIMEOUT_S,
-                close_timeout=CLOSE_TIMEOUT_S,
-                ping_interval=None,  # browsers send no pings; the server's are answered all the same
+            client.listener = await open_listener(
+                parsed.hostname or "127.0.0.1",
+                parsed.port or 80,
+                parsed.path or "/",
+                client.on_message,
+                OPEN_TIMEOUT_S,
             )
         except Exception as exc:  # any failure is a result to count, not a reason to stop
             return type(exc).__name__
-    return Client(ws, ws.local_address[1])
+    return client
 
 
-async def listen(client: Client, window: Window, result: LoaderResult) -> None:
-    ws = client.ws
-    try:
-        async for text in ws:
-            received_ms = time.time() * 1000
-            if not window.start_ms <= received_ms < window.end_ms:
-                continue  # outside the window: read (so the server is never held up), not timed
-            message = _decoder.decode(text)
-            if message.type == "price" and message.ts_ms is not None:
-                client.prices += 1
-                result.ports.append(client.port)
-                result.ts_ms.append(message.ts_ms)
-                result.received_ms.append(received_ms)
-    except ConnectionClosed:
-        pass
+async def watch_close(listener: Listener, window: Window, result: LoaderResult) -> None:
+    code = await listener.closed
     if not window.closing:
-        result.closes.append((time.time() * 1000, ws.close_code or 1006))
+        result.closes.append((time.time() * 1000, code))
 
 
 async def sleep_until(at_s: float) -> None:
     await asyncio.sleep(max(0.0, at_s - time.time()))
 
 
-async def run_loader(
-    pipe: Connection, url: str, count: int, concurrency: int, compression: str | None
-) -> None:
+async def run_loader(pipe: Connection, url: str, count: int, concurrency: int) -> None:
     window, result = Window(), LoaderResult()
     gate = asyncio.Semaphore(concurrency)
     listeners: list[asyncio.Task[None]] = []
@@ -182,13 +192,13 @@ async def run_loader(
     failures: Counter[str] = Counter()
 
     async def open_and_listen() -> None:
-        client = await open_client(url, gate, compression)
+        client = await open_client(url, gate, window, result)
         if isinstance(client, str):
             failures[client] += 1
             return
+        assert client.listener is not None
         clients.append(client)
-        # Listening starts at once: a client that does not read would be closed as too slow.
-        listeners.append(asyncio.create_task(listen(client, window, result)))
+        listeners.append(asyncio.create_task(watch_close(client.listener, window, result)))
 
     started_s = time.time()
     await asyncio.gather(*(open_and_listen() for _ in range(count)))
@@ -203,12 +213,19 @@ async def run_loader(
 
     window.closing = True
     result.prices_per_client = [c.prices for c in clients]
-    await asyncio.gather(*(c.ws.close() for c in clients), return_exceptions=True)
-    await asyncio.gather(*listeners, return_exceptions=True)
+    for client in clients:
+        assert client.listener is not None
+        client.listener.close()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await asyncio.gather(*listeners, return_exceptions=True)
+    for client in clients:
+        assert client.listener is not None
+        client.listener.abort()
     pipe.send(result)
 
 
-def loader_process(pipe: Connection, url: str, count: int, concurrency: int, compression: str | None) -> None:
+def loader_process(pipe: Connection, url: str, count: int, concurrency: int) -> None:
     try:
         import uvloop
 
@@ -216,7 +233,7 @@ def loader_process(pipe: Connection, url: str, count: int, concurrency: int, com
     except ImportError:
         pass
     freeze_startup_heap()  # the loader's own collections would show up as delay
-    asyncio.run(run_loader(pipe, url, count, concurrency, compression))
+    asyncio.run(run_loader(pipe, url, count, concurrency))
     pipe.close()
 
 
@@ -415,18 +432,17 @@ def report(
 # --- the run -----------------------------------------------------------------------------------------------
 
 
-def start_loaders(
-    args: argparse.Namespace, compression: str | None
-) -> tuple[list[Connection], list[multiprocessing.process.BaseProcess]]:
+Loaders = tuple[list[Connection], list[multiprocessing.process.BaseProcess]]
+
+
+def start_loaders(args: argparse.Namespace) -> Loaders:
     context = multiprocessing.get_context("fork")
     pipes, procs = [], []
     per_loader_gate = max(1, args.connect_concurrency // args.procs)
     for n in range(args.procs):
         count = args.clients // args.procs + (1 if n < args.clients % args.procs else 0)
         mine, theirs = context.Pipe()
-        proc = context.Process(
-            target=loader_process, args=(theirs, args.url, count, per_loader_gate, compression)
-        )
+        proc = context.Process(target=loader_process, args=(theirs, args.url, count, per_loader_gate))
         proc.start()
         pipes.append(mine)
         procs.append(proc)
@@ -442,7 +458,6 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=2, help="loader processes")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds measured")
     parser.add_argument("--connect-concurrency", type=int, default=200, help="handshakes at once, in total")
-    parser.add_argument("--compression", choices=("deflate", "none"), default="deflate")
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="the server's; to time ticks at Redis too (optional)"
     )
@@ -454,13 +469,12 @@ def main() -> None:
     fd_limit_now = raise_fd_limit()
     source = feed_source(f"{http_scheme}://{host}:{port}")
     server_pids = processes.server_tree(port)
-    compression = None if args.compression == "none" else args.compression
     print(
         f"feed_source={source} clients={args.clients} loader_procs={args.procs} "
-        f"duration={args.duration:.0f}s compression={args.compression} loader_fd_limit={fd_limit_now}"
+        f"duration={args.duration:.0f}s loader_fd_limit={fd_limit_now}"
     )
 
-    pipes, procs = start_loaders(args, compression)
+    pipes, procs = start_loaders(args)
     connects: list[ConnectReport] = [pipe.recv() for pipe in pipes]
     failures: Counter[str] = sum((c.failures for c in connects), Counter())
     connect_s = max(c.done_s for c in connects) - min(c.started_s for c in connects)

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # WebSocket fan-out benchmark: `taptrade run` (defaults: 2 gateway workers, ledger, simulated feed, private
 # Redis) in a scratch data dir, then CLIENTS clients on /ws measured for 30 s, for each count given; after
-# each run, the warnings and errors the server logged during it. Usage: bench/ws_fanout.sh PORT CLIENTS...
+# each run, the warnings and errors the server logged during it. With --steady the simulated market trades
+# every 100 ms (`simulated:steady`: a 10 Hz price) instead of at random about 10 times a second.
+# Usage: bench/ws_fanout.sh [--steady] PORT CLIENTS...
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ ${1:-} == --steady ]]; then
+    export TAPTRADE_FEED=simulated:steady
+    shift
+fi
 port=$1; shift
 # shellcheck source=bench/server.sh
 source bench/server.sh

@@ -1,6 +1,6 @@
-"""The load generator keeps working: a 10-second run of bets mixed with reads against `taptrade run`, ending
-in its own check (every confirmed bet in the database once, integrity clean). The figures are not judged
-here; benchmarks are run with `make bench`."""
+"""The load generators keep working: a 10-second run of bets mixed with reads against `taptrade run`, ending
+in its own check (every confirmed bet in the database once, integrity clean), and a few seconds of the
+WebSocket fan-out on a 10 Hz price. The figures are not judged here; benchmarks are run with `make bench`."""
 
 from __future__ import annotations
 
@@ -43,3 +43,27 @@ def test_a_ten_second_mixed_run_is_answered_and_checks_out(tmp_path: Path) -> No
     assert "timeout" not in answers, answers
     assert not re.search(r" 5\d\d ", answers), answers
     assert re.search(r"cpu_ms_per_request .*gateway-worker=\d", out), out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_short_fan_out_on_a_10_hz_price_reaches_every_client(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    proc = start(data_dir, tmp_path / "launcher.log", port, "--feed", "simulated:steady")
+    try:
+        argv = [sys.executable, "-m", "bench.ws_fanout", "--url", f"ws://127.0.0.1:{port}/ws",
+                "--data-dir", str(data_dir), "--clients", "20", "--duration", "4"]  # fmt: skip
+        result = subprocess.run(
+            argv, cwd=REPO, env=launcher_env(), capture_output=True, text=True, timeout=90, check=False
+        )
+    finally:
+        interrupt(proc)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "connected=20/20 " in out, out
+    assert "closed_by_server=0 " in out, out
+    rates = re.search(r"price_msgs_per_client_per_s mean=([\d.]+) min=([\d.]+)", out)
+    assert rates, out
+    assert float(rates[2]) >= 8.0, out  # a price every 100 ms, every client (coalescing drops none)
+    assert re.search(r"delay_ms p50=[\d.]+ .* n=\d+", out), out
+    assert re.search(r"delay_first_ms p50=[\d.]+", out), out

@@ -42,9 +42,10 @@ def launcher_env() -> dict[str, str]:
     return env
 
 
-def start(data_dir: Path, log: Path, port: int | None = None) -> subprocess.Popen[str]:
+def start(data_dir: Path, log: Path, port: int | None = None, *options: str) -> subprocess.Popen[str]:
     port = port or free_port()
     argv = [sys.executable, "-m", "taptrade", "run", "--data-dir", str(data_dir), "--port", str(port)]
+    argv += options
     with log.open("a") as err:
         proc = subprocess.Popen(argv, env=launcher_env(), stdout=subprocess.PIPE, stderr=err, text=True)
     assert proc.stdout is not None
