@@ -31,7 +31,7 @@ from taptrade.auth.bet_message import bet_message
 from taptrade.bus import IntakeClient
 from taptrade.config import Settings
 from taptrade.gateway.app import create_app
-from taptrade.gateway.http_protocol import CoalescingHttpToolsProtocol
+from taptrade.gateway.server import PROTOCOLS
 from taptrade.market import FeedStatus, PriceTick, QuoteTable
 from tests.support import deposit, now_ms, wait_for
 
@@ -53,7 +53,7 @@ class GatewayThread:
             port=settings.port,
             log_level="warning",
             lifespan="on",
-            http=CoalescingHttpToolsProtocol,  # as the gateway's workers serve it
+            **PROTOCOLS,  # as the gateway's workers serve
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

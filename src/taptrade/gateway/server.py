@@ -10,12 +10,14 @@ import signal
 import socket
 import threading
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
 from taptrade.config import Settings
 from taptrade.gateway.app import create_app
 from taptrade.gateway.http_protocol import CoalescingHttpToolsProtocol
+from taptrade.gateway.ws_wire import BroadcastWebSocketProtocol
 from taptrade.obs.heap import freeze_startup_heap
 from taptrade.obs.logging import configure_logging, get_logger
 from taptrade.obs.metrics import mark_worker_dead, prepare_multiprocess_dir
@@ -46,6 +48,20 @@ def raise_open_files_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+# How a worker speaks HTTP and WebSocket; the tests' in-process gateway serves with the same.
+PROTOCOLS: dict[str, Any] = {
+    "http": CoalescingHttpToolsProtocol,  # httptools, each answer in one write
+    "ws": BroadcastWebSocketProtocol,  # websockets' sans-I/O protocol; broadcasts framed once (ws_wire.py)
+    # Per-message deflate compresses every message again for every client: with 2,000 clients it was 65 %
+    # of a worker's time and prices stopped arriving (docs/benchmarks.md). Off; nginx or a smaller quote
+    # message are the ways to save bytes. (A broadcast framed once relies on it too.)
+    "ws_per_message_deflate": False,
+    # A client sends small JSON messages (ws.CLIENT_MESSAGE_MAX_BYTES); a bigger message, whole or in
+    # fragments, is refused by the protocol (1009) before it is buffered, not after 16 MiB of it.
+    "ws_max_size": WS_MAX_MESSAGE_BYTES,
+}
+
+
 def run_worker(settings: Settings, worker: int) -> None:
     configure_logging(settings.log_level, "gateway")
     raise_open_files_limit()
@@ -53,8 +69,6 @@ def run_worker(settings: Settings, worker: int) -> None:
     config = uvicorn.Config(
         create_app(settings),
         loop="uvloop",
-        http=CoalescingHttpToolsProtocol,  # httptools, each answer in one write
-        ws="websockets-sansio",
         lifespan="on",
         access_log=False,
         log_level="warning",
@@ -62,13 +76,7 @@ def run_worker(settings: Settings, worker: int) -> None:
         timeout_keep_alive=30,
         # Client addresses are not used (nginx logs them): no proxy-header layer, less CPU per request.
         proxy_headers=False,
-        # Per-message deflate compresses every message again for every client: with 2,000 clients it was
-        # 65 % of a worker's time and prices stopped arriving (docs/benchmarks.md). Off; nginx or a
-        # smaller quote message are the ways to save bytes.
-        ws_per_message_deflate=False,
-        # A client sends small JSON messages (ws.CLIENT_MESSAGE_MAX_BYTES); a bigger message, whole or in
-        # fragments, is refused by the protocol (1009) before it is buffered, not after 16 MiB of it.
-        ws_max_size=WS_MAX_MESSAGE_BYTES,
+        **PROTOCOLS,
     )
     log.info("gateway_worker_started", worker=worker, port=settings.port)
     freeze_startup_heap()

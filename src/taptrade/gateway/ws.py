@@ -1,19 +1,21 @@
 """The WebSocket `/ws` (API.md): hello, price (<= 10 Hz, newest wins), quotes, status, column, and after
 `auth` the user's own bet and balance events; ping/pong.
 
-Each worker has one hub. A broadcast is encoded once and handed to every client; each client has its own
-sender task, with one slot for the newest price and one for the newest quotes (a slow client simply
-skips stale ones) and a small bounded queue for everything else. A client whose queue overflows, or whose
-socket does not take a message within `SEND_TIMEOUT_S`, is closed with 1013 ("try again later"): one slow
-client never delays the others. The send timeout is kept by one watchdog per hub rather than a timer per
-message: `asyncio.wait_for` made a task and a timer for every message to every client, a third of a worker's
-time at 2,000 clients (docs/benchmarks.md).
+Each worker has one hub. A broadcast is encoded and framed once, and the same bytes are written to every
+client whose socket is taking data, in one pass (ws_wire.py); a client whose socket is not gets it from its
+own sender task, which holds one slot for the newest price and one for the newest quotes (a slow client
+simply skips stale ones) and a small bounded queue for everything else, and writes them when the socket
+takes data again. A client whose queue overflows, or whose socket takes nothing for `SEND_TIMEOUT_S`, is
+closed with 1013 ("try again later"): one slow client never delays the others. The send timeout is kept
+by one watchdog per hub rather than a timer per message: `asyncio.wait_for` made a task and a timer for
+every message to every client, a third of a worker's time at 2,000 clients (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections import deque
 from typing import Any
 
@@ -29,6 +31,7 @@ from taptrade.gateway.market_view import MarketView
 from taptrade.gateway.metrics import WS_CONNECTIONS
 from taptrade.gateway.schemas import api_bet
 from taptrade.gateway.sessions import Sessions
+from taptrade.gateway.ws_wire import Wire, text_frame, wire_of
 from taptrade.grid import GridSpec
 from taptrade.market import FeedStatus, PriceTick, QuoteTable
 from taptrade.money import format_multiplier
@@ -38,6 +41,10 @@ from taptrade.redis_wire import Subscription
 log = get_logger(__name__)
 
 PRICE_INTERVAL_S = 0.1  # at most 10 price messages a second per client
+# How much earlier than its slot a price may leave (one price's worth), and the least time between two:
+# a late price is caught up on instead of delaying every later one (PriceSchedule).
+PRICE_TOLERANCE_S = 0.1
+PRICE_MIN_GAP_S = 0.075
 QUEUE_MAX = 256
 SEND_TIMEOUT_S = 5.0
 WATCHDOG_INTERVAL_S = 1.0
@@ -45,6 +52,7 @@ CLIENT_MESSAGE_MAX_BYTES = 4096
 CLOSE_TRY_AGAIN = 1013
 CLOSE_POLICY = 1008
 _encoder = msgspec.json.Encoder()
+PONG_FRAME = text_frame(b'{"type":"pong"}')
 
 
 # How a send or receive fails when the peer has gone: starlette's disconnect, uvicorn's closed transport,
@@ -53,75 +61,136 @@ PEER_GONE = (WebSocketDisconnect, ClientDisconnected, RuntimeError, OSError)
 
 
 class Client:
-    def __init__(self, websocket: WebSocket) -> None:
+    """One connection's outgoing messages, as frames (`text_frame`): written at once while the socket takes
+    data and nothing is held; else held (own events queued, the newest price and quotes in a slot each)
+    for the sender task."""
+
+    def __init__(self, websocket: WebSocket, wire: Wire) -> None:
         self.websocket = websocket
+        self.wire = wire
         self.address: str | None = None
-        self.price: str | None = None
-        self.quotes: str | None = None
-        self.queue: deque[str] = deque()
+        self.price: bytes | None = None
+        self.quotes: bytes | None = None
+        self.queue: deque[bytes] = deque()
         self.wake = asyncio.Event()
         self.closing = False
         self.sender: asyncio.Task[None] | None = None
-        self.sending_since: float | None = None  # the event loop's time when the send under way began
+        self.waiting_since: float | None = None  # the loop's time the sender began to wait for the socket
         self.stalled = False  # set by the hub's watchdog, which then cancels the sender
 
-    def offer_price(self, text: str) -> None:
-        self.price = text
-        self.wake.set()
+    def _held(self) -> bool:
+        """Something waits for the socket already: a new message joins it rather than jump ahead of it."""
+        return self.closing or bool(self.queue) or self.price is not None or self.quotes is not None
 
-    def offer_quotes(self, text: str) -> None:
-        self.quotes = text
-        self.wake.set()
+    def _write_now(self, frame: bytes) -> bool:
+        """Write the frame if nothing is held and the socket takes data; False: the caller holds it."""
+        wire = self.wire
+        if self._held() or not wire.writable:
+            return False
+        if wire.open:  # else the peer has gone: the receiver ends the connection
+            wire.write(frame)
+        return True
 
-    def offer(self, text: str) -> None:
+    def offer_price(self, frame: bytes) -> None:
+        if not self._write_now(frame):
+            self.price = frame
+            self.wake.set()
+
+    def offer_quotes(self, frame: bytes) -> None:
+        if not self._write_now(frame):
+            self.quotes = frame
+            self.wake.set()
+
+    def offer(self, frame: bytes) -> None:
         if len(self.queue) >= QUEUE_MAX:
             self.closing = True  # cannot keep up: the sender closes it with 1013
-        else:
-            self.queue.append(text)
-        self.wake.set()
+            self.wake.set()
+        elif not self._write_now(frame):
+            self.queue.append(frame)
+            self.wake.set()
+
+    def _next_held(self) -> bytes:
+        # Own events, then the price (54 bytes, the thing a trader watches), then the quote table (9 KB):
+        # with quotes first, a busy worker could spend every interval on quotes and never get a price out.
+        if self.queue:
+            return self.queue.popleft()
+        if self.price is not None:
+            frame, self.price = self.price, None
+            return frame
+        assert self.quotes is not None
+        frame, self.quotes = self.quotes, None
+        return frame
 
     async def send_forever(self) -> None:
-        ws = self.websocket
+        """Write what is held as the socket takes it; close with 1013 a client that cannot keep up."""
         loop = asyncio.get_running_loop()
+        wire = self.wire
         while True:
             await self.wake.wait()
             self.wake.clear()
-            if self.closing:
-                await _close(ws, CLOSE_TRY_AGAIN, "too slow")
-                return
-            while self.queue or self.price or self.quotes:
-                # Own events, then the price (54 bytes, the thing a trader watches), then the quote table
-                # (9 KB): with quotes first, a busy worker could spend every interval on quotes and never
-                # get a price out.
-                if self.queue:
-                    text = self.queue.popleft()
-                elif self.price is not None:
-                    text, self.price = self.price, None
-                else:
-                    assert self.quotes is not None
-                    text, self.quotes = self.quotes, None
-                self.sending_since = loop.time()
-                try:
-                    await ws.send_text(text)
-                except asyncio.CancelledError:
-                    if not self.stalled:
-                        raise
-                    await _close(ws, CLOSE_TRY_AGAIN, "too slow")
+            while self._held():
+                if self.closing:
+                    await _close(self.websocket, CLOSE_TRY_AGAIN, "too slow")
                     return
-                except PEER_GONE:
-                    return  # the receiver ends the connection
-                finally:
-                    self.sending_since = None
+                if not wire.writable:
+                    self.waiting_since = loop.time()
+                    try:
+                        await wire.wait_writable()
+                    except asyncio.CancelledError:
+                        if not self.stalled:
+                            raise
+                        await _close(self.websocket, CLOSE_TRY_AGAIN, "too slow")
+                        return
+                    finally:
+                        self.waiting_since = None
+                    continue
+                if not wire.open:
+                    return  # the peer has gone: the receiver ends the connection
+                wire.write(self._next_held())
 
     def stalled_for(self, now: float) -> float:
-        """Seconds the send under way has taken so far (0 when none is)."""
-        return 0.0 if self.sending_since is None else now - self.sending_since
+        """Seconds the sender has waited for the socket so far (0 when it is not waiting)."""
+        return 0.0 if self.waiting_since is None else now - self.waiting_since
 
     def stop_stalled(self) -> None:
         """Give up on a peer that has not taken a message in time: the sender closes it with 1013."""
         self.stalled = True
         if self.sender is not None:
             self.sender.cancel()
+
+
+class PriceSchedule:
+    """When the next price may go out: one per `interval_s` on average, a price allowed up to `tolerance_s`
+    before its slot (the generic cell rate algorithm of traffic shaping), and never within `min_gap_s` of
+    the last one. Over any second that is at most one price more than 10.
+
+    Why not simply "100 ms after the last one went out": on a 10 Hz feed, a price sent a little late (the
+    loop was busy, the sleep overshot) moved every later slot with it, and the hold grew tick by tick until
+    a tick was overtaken: a saw-tooth of 0-100 ms on every price, 62 ms at the median at 2,000 clients.
+    Slots without tolerance follow the schedule but keep a lateness for good once the input runs at the
+    cap; with one price of tolerance and a 75 ms floor, a late price is caught up on 25 ms a tick
+    (docs/benchmarks.md has both, measured and simulated).
+    """
+
+    def __init__(
+        self,
+        interval_s: float = PRICE_INTERVAL_S,
+        tolerance_s: float = PRICE_TOLERANCE_S,
+        min_gap_s: float = PRICE_MIN_GAP_S,
+    ) -> None:
+        self._interval_s = interval_s
+        self._tolerance_s = tolerance_s
+        self._min_gap_s = min_gap_s
+        self._due = -math.inf  # the next price's slot: its theoretical send time
+        self._last = -math.inf
+
+    def wait_s(self, now: float) -> float:
+        """How long a price that is ready at `now` must wait."""
+        return max(0.0, self._due - self._tolerance_s - now, self._last + self._min_gap_s - now)
+
+    def sent(self, now: float) -> None:
+        self._due = max(self._due, now) + self._interval_s
+        self._last = now
 
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:
@@ -178,26 +247,26 @@ class Hub:
         if channel == bus.PRICE_CHANNEL:
             self._price_arrived.set()
         elif channel == bus.QUOTES_CHANNEL and self._market.quotes is not None:
-            text = _encoder.encode(quotes_message(self._market.quotes)).decode()
+            frame = text_frame(_encoder.encode(quotes_message(self._market.quotes)))
             for client in self.clients:
-                client.offer_quotes(text)
+                client.offer_quotes(frame)
         elif channel == bus.FEED_STATUS_CHANNEL:
             self.broadcast(status_message(self._market.status))
 
     def broadcast(self, message: dict[str, Any]) -> None:
-        text = _encoder.encode(message).decode()
+        frame = text_frame(_encoder.encode(message))
         for client in self.clients:
-            client.offer(text)
+            client.offer(frame)
 
     async def _pace_prices(self) -> None:
-        """Send the newest tick at once when the last went out at least `PRICE_INTERVAL_S` ago, else at
-        that moment: a tick never waits for a fixed timer (which added up to 100 ms to every price), and
-        a burst of ticks still costs each client at most 10 messages a second, the newest winning."""
+        """Send the newest tick as soon as its `PriceSchedule` slot allows: a tick never waits for a fixed
+        timer (which added up to 100 ms to every price), and a burst of ticks still costs each client at
+        most 10 messages a second, the newest winning."""
         loop = asyncio.get_running_loop()
-        sent_at = -PRICE_INTERVAL_S
+        schedule = PriceSchedule(PRICE_INTERVAL_S, PRICE_TOLERANCE_S, PRICE_MIN_GAP_S)
         while True:
             await self._price_arrived.wait()
-            wait_s = sent_at + PRICE_INTERVAL_S - loop.time()
+            wait_s = schedule.wait_s(loop.time())
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
             self._price_arrived.clear()
@@ -205,10 +274,10 @@ class Hub:
             if tick is None or tick is self._price_sent:
                 continue
             self._price_sent = tick
-            sent_at = loop.time()
-            text = _encoder.encode({"type": "price", "price": tick.price, "ts_ms": tick.ts_ms}).decode()
+            schedule.sent(loop.time())
+            frame = text_frame(_encoder.encode({"type": "price", "price": tick.price, "ts_ms": tick.ts_ms}))
             for client in self.clients:
-                client.offer_price(text)
+                client.offer_price(frame)
 
     async def _watch_stalled(self) -> None:
         loop = asyncio.get_running_loop()
@@ -237,22 +306,22 @@ class Hub:
                     body = {"type": "bet", "seq": event.seq, "bet": api_bet(event.bet, self._grid)}
                 else:
                     body = {"type": "balance", "seq": event.seq, "balance": event.balance}
-                client.offer(_encoder.encode(body).decode())
+                client.offer(text_frame(_encoder.encode(body)))
 
     # --- one connection -------------------------------------------------------------------------
 
     async def serve(self, websocket: WebSocket, grid: dict[str, Any]) -> None:
         await websocket.accept()
-        client = Client(websocket)
+        client = Client(websocket, wire_of(websocket))
         market = self._market
         hello = {"type": "hello", "server_ms": self._clock.now_ms(), "grid": grid,
                  "status": status_message(market.status)}  # fmt: skip
-        client.offer(_encoder.encode(hello).decode())
-        if market.quotes is not None:
-            client.offer_quotes(_encoder.encode(quotes_message(market.quotes)).decode())
-        if market.price is not None:
+        client.offer(text_frame(_encoder.encode(hello)))
+        if market.price is not None:  # the price before the quote table, as the sender orders them
             price = {"type": "price", "price": market.price.price, "ts_ms": market.price.ts_ms}
-            client.offer_price(_encoder.encode(price).decode())
+            client.offer_price(text_frame(_encoder.encode(price)))
+        if market.quotes is not None:
+            client.offer_quotes(text_frame(_encoder.encode(quotes_message(market.quotes))))
         self.clients.add(client)
         WS_CONNECTIONS.inc()
         sender = client.sender = asyncio.create_task(client.send_forever(), name="ws-send")
@@ -290,7 +359,7 @@ class Hub:
                 return
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "ping":
-                client.offer('{"type":"pong"}')
+                client.offer(PONG_FRAME)
             elif kind == "auth" and isinstance(message.get("token"), str):
                 session = await self._sessions.lookup(message["token"], self._clock.now_ms())
                 if session is None:
