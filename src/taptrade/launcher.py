@@ -15,18 +15,17 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 import redis
 
 from taptrade.config import REDIS_URL_FILE, Settings, redacted_url
 from taptrade.obs.logging import get_logger
+from taptrade.stop_signal import StopSignal
 
 log = get_logger(__name__)
 
@@ -216,15 +215,7 @@ def run_launcher(settings: Settings) -> None:
     specs.append(ChildSpec("gateway", _child_argv("gateway", settings), child_env))
     base_url = f"http://{settings.host}:{settings.port}"
 
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("launcher_stopping", signal=signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-
+    stop = StopSignal().install()
     supervisor = Supervisor(specs, settings.restart_backoff_max_s)
     try:
         for child in supervisor.children:
@@ -239,6 +230,7 @@ def run_launcher(settings: Settings) -> None:
         )
         while not stop.wait(0.2):
             supervisor.poll_once()
+        log.info("launcher_stopping", signal=stop.received)
     finally:
         supervisor.stop_all()
         log.info("launcher_stopped")

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import resource
-import signal
 import socket
-import threading
-from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -21,6 +18,7 @@ from taptrade.gateway.ws_wire import BroadcastWebSocketProtocol
 from taptrade.obs.heap import freeze_startup_heap
 from taptrade.obs.logging import configure_logging, get_logger
 from taptrade.obs.metrics import mark_worker_dead, prepare_multiprocess_dir
+from taptrade.stop_signal import StopSignal
 
 log = get_logger(__name__)
 
@@ -86,13 +84,7 @@ def run_worker(settings: Settings, worker: int) -> None:
 def serve(settings: Settings, workers: int) -> None:
     """Run the workers and stop them all on SIGTERM/SIGINT; a worker that dies is started again."""
     context = multiprocessing.get_context("spawn")
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = StopSignal().install()
     # Each worker writes its samples here; any worker answering /metrics sums them (obs.metrics).
     prepare_multiprocess_dir(settings.data_dir / "run" / f"gateway-{settings.port}-metrics")
     procs = [context.Process(target=run_worker, args=(settings, n), daemon=True) for n in range(workers)]

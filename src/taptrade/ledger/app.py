@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
-
 import redis
 
 from taptrade import bus
@@ -19,6 +15,7 @@ from taptrade.ledger.store import LedgerRules, LedgerStore
 from taptrade.obs.heap import freeze_startup_heap
 from taptrade.obs.logging import get_logger
 from taptrade.obs.metrics import serve_metrics
+from taptrade.stop_signal import StopSignal
 
 log = get_logger(__name__)
 
@@ -54,14 +51,7 @@ def run_ledger(settings: Settings) -> None:
     service = build_service(settings)
     serve_metrics(settings.ledger_metrics_port)
     freeze_startup_heap()
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("ledger_stopping", signal=signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = StopSignal().install()
     log.info(
         "ledger_started",
         db=str(settings.live_db_path),
@@ -69,5 +59,6 @@ def run_ledger(settings: Settings) -> None:
         batch_max=settings.ledger_batch_max,
     )
     service.run(stop)
+    log.info("ledger_stopping", signal=stop.received)
     service.close()
     log.info("ledger_stopped", batches=service.batches_committed, commands=service.commands_handled)
