@@ -20,10 +20,12 @@ from taptrade.commands import Envelope, PlaceBet, decode_events, encode
 from taptrade.config import Settings
 from taptrade.grid import GridSpec
 from taptrade.ledger import db
+from taptrade.ledger import service as ledger_service
 from taptrade.ledger.app import rules_from
 from taptrade.ledger.integrity import check_integrity
 from taptrade.ledger.resolution import ColumnOutcome, column_outcome
 from taptrade.ledger.resolver import Resolver
+from taptrade.ledger.service import LedgerService
 from taptrade.ledger.store import LedgerStore
 from taptrade.market import Bar
 from tests.support import LedgerThread, address, deposit, wait_for
@@ -273,3 +275,53 @@ def test_the_resolver_steps_through_a_busy_column_one_step_per_call(settings: Se
     assert [(r.outcome.column, r.finished, len(r.events)) for r in second] == [(COLUMN, True, 4)]
     assert not resolver.settling
     assert rows(settings, "SELECT COUNT(*) FROM bets WHERE status = 'confirmed'") == [(0,)]
+
+
+class SteppedClock:
+    """Stands in for the service's `time` module: a monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def perf_counter(self) -> float:
+        return time.perf_counter()
+
+
+def test_the_steps_of_a_busy_column_are_spaced_so_bets_keep_the_cpu(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = ManualClock(T0)
+    conn = db.open_writer(settings.live_db_path)
+    rules = rules_from(settings)
+    store = LedgerStore(conn, rules, clock)
+    owners = [address(50 + n) for n in range(6)]
+    store.apply_batch([deposit(o, 50_000) for o in owners])
+    store.apply_batch([bet(o, ROW) for o in owners])
+    resolver = Resolver(conn, store, rules.grid, clock, step_bets=2, give_up_ms=0)
+    client = redis.Redis.from_url(settings.resolved_redis_url())
+    service = LedgerService(client, store, batch_max=100, block_ms=10, resolver=resolver)
+    service.ensure_group()
+    steady = SteppedClock()
+    monkeypatch.setattr(ledger_service, "time", steady)
+    clock.set((COLUMN + 1) * 5000 + 2000)
+    open_bets = "SELECT COUNT(*) FROM bets WHERE status = 'confirmed'"
+
+    service._housekeep(resolver)  # housekeeping: the column's first step
+    assert rows(settings, open_bets) == [(4,)]
+    for _ in range(5):  # the loop comes round again at once, after each batch of bets: no step yet
+        service._housekeep(resolver)
+    assert rows(settings, open_bets) == [(4,)]
+    steady.now += ledger_service.SETTLE_STEP_EVERY_S
+    service._housekeep(resolver)
+    service._housekeep(resolver)
+    assert rows(settings, open_bets) == [(2,)]  # one step, then the wait again
+    steady.now += ledger_service.SETTLE_STEP_EVERY_S
+    service._housekeep(resolver)
+    assert rows(settings, open_bets) == [(0,)]
+    steady.now += ledger_service.SETTLE_STEP_EVERY_S
+    service._housekeep(resolver)  # a full last step needs one more to see that none is left
+    assert not resolver.settling
+    client.close()

@@ -13,7 +13,6 @@ store's idempotency (bet_id, command_id) answers them as repeats: exactly once i
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -47,6 +46,7 @@ from taptrade.ledger.rotation import Rotator
 from taptrade.ledger.store import BatchFailed, LedgerStore, Outcome
 from taptrade.market import bar_decoder
 from taptrade.obs.logging import get_logger
+from taptrade.stop_signal import StopFlag
 
 log = get_logger(__name__)
 
@@ -60,6 +60,11 @@ def _raw_reply(response: object, **_options: object) -> object:
 
 RETRY_MIN_S = 0.05
 HOUSEKEEPING_EVERY_S = 0.2
+# The least time between two settlement steps of a busy column (docs/resolution.md): a column of 15,000 bets
+# settled as fast as the loop went took a whole core for most of a second every 5 s, and the bets placed
+# meanwhile waited for the CPU (the bet path's p99 rose from ~25 ms to ~200 ms each time). At 500 bets a
+# step this still settles 10,000 bets a second, twice the highest bet rate benchmarked.
+SETTLE_STEP_EVERY_S = 0.05
 BARS_PER_READ = 2000
 RETRY_MAX_S = 5.0  # a failing batch (a full disk, say) is retried at most this far apart
 # Redis going away is retried far more often: an attempt costs nothing, and every second of waiting after
@@ -92,6 +97,7 @@ class LedgerService:
         self._next_housekeeping = 0.0
         self._housekeeping_retry_s = RETRY_MIN_S
         self._housekeeping_paused_until = 0.0
+        self._next_settle_step = 0.0
         # While the storage refuses writes: refused commands not yet logged, and when to log them next.
         self._storage_refusing = False
         self._refused_unlogged = 0
@@ -106,7 +112,7 @@ class LedgerService:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: StopFlag) -> None:
         """Serve until `stop` is set. Database or Redis failures are retried with backoff, never fatal."""
         retry_s = RETRY_MIN_S
         # Entries delivered before a crash (or a failed batch) and never acknowledged come first.
@@ -148,11 +154,13 @@ class LedgerService:
         try:
             if now >= self._next_housekeeping:
                 self._next_housekeeping = now + HOUSEKEEPING_EVERY_S
+                self._next_settle_step = now + SETTLE_STEP_EVERY_S
                 self.housekeeping(resolver)
                 if self._rotator is not None:
                     self._rotator.rotate_due()
                 self._housekeeping_retry_s = RETRY_MIN_S
-            elif resolver.settling:
+            elif resolver.settling and now >= self._next_settle_step:
+                self._next_settle_step = now + SETTLE_STEP_EVERY_S
                 self.publish_resolved(resolver.resolve_due())  # a step between batches
         except BatchFailed as exc:
             LEDGER_BATCH_FAILURES_TOTAL.inc()
