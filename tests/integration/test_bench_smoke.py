@@ -15,6 +15,15 @@ from tests.integration.test_launcher import hold_breaker_closed, interrupt, laun
 from tests.support import REPO, free_port
 
 
+def run_bench(argv: list[str], timeout_s: float) -> str:
+    """A benchmark's report; it must exit 0."""
+    result = subprocess.run(
+        argv, cwd=REPO, env=launcher_env(), capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_a_ten_second_mixed_run_is_answered_and_checks_out(tmp_path: Path) -> None:
@@ -25,13 +34,9 @@ def test_a_ten_second_mixed_run_is_answered_and_checks_out(tmp_path: Path) -> No
         argv = [sys.executable, "-m", "bench.loadgen", "--url", f"http://127.0.0.1:{port}",
                 "--data-dir", str(data_dir), "--scenario", "mixed", "--rate", "60", "--duration", "10",
                 "--warmup", "1", "--users", "40", "--connections", "8"]  # fmt: skip
-        result = subprocess.run(
-            argv, cwd=REPO, env=launcher_env(), capture_output=True, text=True, timeout=150, check=False
-        )
+        out = run_bench(argv, timeout_s=150)
     finally:
         interrupt(proc)
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
     assert "check=ok" in out
     bets = re.search(r"phase=measure kind=bet .*answered=(\d+)", out)
     reads = re.search(r"phase=measure kind=read .*answered=(\d+)", out)
@@ -53,13 +58,9 @@ def test_a_short_fan_out_on_a_10_hz_price_reaches_every_client(tmp_path: Path) -
     try:
         argv = [sys.executable, "-m", "bench.ws_fanout", "--url", f"ws://127.0.0.1:{port}/ws",
                 "--data-dir", str(data_dir), "--clients", "20", "--duration", "4"]  # fmt: skip
-        result = subprocess.run(
-            argv, cwd=REPO, env=launcher_env(), capture_output=True, text=True, timeout=90, check=False
-        )
+        out = run_bench(argv, timeout_s=90)
     finally:
         interrupt(proc)
-    out = result.stdout
-    assert result.returncode == 0, out + result.stderr
     assert "connected=20/20 " in out, out
     assert "closed_by_server=0 " in out, out
     rates = re.search(r"price_msgs_per_client_per_s mean=([\d.]+) min=([\d.]+)", out)

@@ -257,7 +257,9 @@ def test_a_busy_column_settles_in_steps_with_bets_between_and_after_a_crash(
     assert check_integrity(db.open_reader(settings.live_db_path)).ok
 
 
-def test_the_resolver_steps_through_a_busy_column_one_step_per_call(settings: Settings) -> None:
+def six_bets_due(settings: Settings, step_bets: int) -> tuple[LedgerStore, Resolver]:
+    """Six traders' bets in COLUMN, the clock past its end and grace, a resolver settling `step_bets` a
+    step."""
     clock = ManualClock(T0)
     conn = db.open_writer(settings.live_db_path)
     rules = rules_from(settings)
@@ -265,8 +267,13 @@ def test_the_resolver_steps_through_a_busy_column_one_step_per_call(settings: Se
     owners = [address(30 + n) for n in range(6)]
     store.apply_batch([deposit(o, 50_000) for o in owners])
     store.apply_batch([bet(o, ROW) for o in owners])
-    resolver = Resolver(conn, store, rules.grid, clock, step_bets=4, give_up_ms=0)
+    resolver = Resolver(conn, store, rules.grid, clock, step_bets=step_bets, give_up_ms=0)
     clock.set((COLUMN + 1) * 5000 + 2000)
+    return store, resolver
+
+
+def test_the_resolver_steps_through_a_busy_column_one_step_per_call(settings: Settings) -> None:
+    _, resolver = six_bets_due(settings, step_bets=4)
 
     first = resolver.resolve_due()
     assert [(r.outcome.column, r.finished, len(r.events)) for r in first] == [(COLUMN, False, 8)]
@@ -293,20 +300,12 @@ class SteppedClock:
 def test_the_steps_of_a_busy_column_are_spaced_so_bets_keep_the_cpu(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = ManualClock(T0)
-    conn = db.open_writer(settings.live_db_path)
-    rules = rules_from(settings)
-    store = LedgerStore(conn, rules, clock)
-    owners = [address(50 + n) for n in range(6)]
-    store.apply_batch([deposit(o, 50_000) for o in owners])
-    store.apply_batch([bet(o, ROW) for o in owners])
-    resolver = Resolver(conn, store, rules.grid, clock, step_bets=2, give_up_ms=0)
+    store, resolver = six_bets_due(settings, step_bets=2)
     client = redis.Redis.from_url(settings.resolved_redis_url())
     service = LedgerService(client, store, batch_max=100, block_ms=10, resolver=resolver)
     service.ensure_group()
     steady = SteppedClock()
     monkeypatch.setattr(ledger_service, "time", steady)
-    clock.set((COLUMN + 1) * 5000 + 2000)
     open_bets = "SELECT COUNT(*) FROM bets WHERE status = 'confirmed'"
 
     service._housekeep(resolver)  # housekeeping: the column's first step
