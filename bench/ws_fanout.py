@@ -23,14 +23,13 @@ With an exchange source `ts_ms` is the exchange's trade time on its own clock, s
 the exchange-to-feed path and the clock skew; with a replay it is a recorded time shifted by whole columns.
 The benchmark prints the source (`feed_source`) so a run on another source is not mistaken for this one.
 
-The gateway paces prices on purpose: each worker sends a tick at once when its last price went out 100 ms
-ago or more, else at that moment, the newest tick winning (ws.py). With the default simulated market,
-whose trades arrive at random (Poisson, ~10 a second), a tick that comes soon after another waits for the
-pacer, up to 100 ms by design, and one that is overtaken is never sent: the delays then hold that wait, and
-~7 price messages a second per client is the design's rate, not a loss. With `simulated:steady` (a trade
-every 100 ms: the 10 Hz price, `bench/ws_fanout.sh --steady`) nearly every tick goes out as it arrives and
-the delay is the delivery's. The `max` messages a client got is the reference the other clients should
-match.
+The gateway paces prices on purpose: at most 10 a second per client, never two within 75 ms, the newest
+tick winning (`ws.PriceSchedule`). With the default simulated market, whose trades arrive at random
+(Poisson, ~10 a second), a tick that comes soon after another waits for the pacer, up to 100 ms by design,
+and one that is overtaken is never sent: the delays then hold that wait, and ~7-8 price messages a second
+per client is the design's rate, not a loss. With `simulated:steady` (a trade every 100 ms: the 10 Hz
+price, `bench/ws_fanout.sh --steady`) nearly every tick goes out as it arrives and the delay is the
+delivery's. The `max` messages a client got is the reference the other clients should match.
 
 To separate the pacing from the cost of fanning out, each client is mapped to the gateway worker serving it
 (`ss`), and per worker and tick the first client to receive it marks when the pacer sent it:
@@ -54,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import multiprocessing
 import os
@@ -107,15 +105,12 @@ class Window:
 
 @dataclass
 class Client:
+    """What one connection records; its `Listener` calls `on_message` and, once closed, `on_closed`."""
+
     window: Window
     result: LoaderResult
-    listener: Listener | None = None
+    port: int = 0  # the client's local port, once connected: how `ss` names it on the server's side
     prices: int = 0  # price messages received in the window
-
-    @property
-    def port(self) -> int:
-        """The client's local port: how `ss` names it on the server's side."""
-        return 0 if self.listener is None else self.listener.local_port
 
     def on_message(self, text: bytes, received_ms: float) -> None:
         window = self.window
@@ -128,6 +123,10 @@ class Client:
             result.ports.append(self.port)
             result.ts_ms.append(message.ts_ms)
             result.received_ms.append(received_ms)
+
+    def on_closed(self, closed: asyncio.Future[int]) -> None:
+        if not self.window.closing:
+            self.result.closes.append((time.time() * 1000, closed.result()))
 
 
 @dataclass
@@ -156,13 +155,13 @@ class LoaderResult:
 
 async def open_client(
     url: str, gate: asyncio.Semaphore, window: Window, result: LoaderResult
-) -> Client | str:
-    """A connected client, or the name of what went wrong."""
+) -> tuple[Client, Listener] | str:
+    """A connected client and its connection, or the name of what went wrong."""
     parsed = urlparse(url)
     client = Client(window, result)
     async with gate:
         try:
-            client.listener = await open_listener(
+            listener = await open_listener(
                 parsed.hostname or "127.0.0.1",
                 parsed.port or 80,
                 parsed.path or "/",
@@ -171,13 +170,9 @@ async def open_client(
             )
         except Exception as exc:  # any failure is a result to count, not a reason to stop
             return type(exc).__name__
-    return client
-
-
-async def watch_close(listener: Listener, window: Window, result: LoaderResult) -> None:
-    code = await listener.closed
-    if not window.closing:
-        result.closes.append((time.time() * 1000, code))
+    client.port = listener.local_port  # before the window opens: nothing is recorded until then
+    listener.closed.add_done_callback(client.on_closed)
+    return client, listener
 
 
 async def sleep_until(at_s: float) -> None:
@@ -187,18 +182,17 @@ async def sleep_until(at_s: float) -> None:
 async def run_loader(pipe: Connection, url: str, count: int, concurrency: int) -> None:
     window, result = Window(), LoaderResult()
     gate = asyncio.Semaphore(concurrency)
-    listeners: list[asyncio.Task[None]] = []
     clients: list[Client] = []
+    listeners: list[Listener] = []
     failures: Counter[str] = Counter()
 
     async def open_and_listen() -> None:
-        client = await open_client(url, gate, window, result)
-        if isinstance(client, str):
-            failures[client] += 1
+        opened = await open_client(url, gate, window, result)
+        if isinstance(opened, str):
+            failures[opened] += 1
             return
-        assert client.listener is not None
-        clients.append(client)
-        listeners.append(asyncio.create_task(watch_close(client.listener, window, result)))
+        clients.append(opened[0])
+        listeners.append(opened[1])
 
     started_s = time.time()
     await asyncio.gather(*(open_and_listen() for _ in range(count)))
@@ -213,15 +207,12 @@ async def run_loader(pipe: Connection, url: str, count: int, concurrency: int) -
 
     window.closing = True
     result.prices_per_client = [c.prices for c in clients]
-    for client in clients:
-        assert client.listener is not None
-        client.listener.close()
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(CLOSE_TIMEOUT_S):
-            await asyncio.gather(*listeners, return_exceptions=True)
-    for client in clients:
-        assert client.listener is not None
-        client.listener.abort()
+    for listener in listeners:
+        listener.close()
+    if listeners:
+        await asyncio.wait([listener.closed for listener in listeners], timeout=CLOSE_TIMEOUT_S)
+    for listener in listeners:
+        listener.abort()
     pipe.send(result)
 
 
