@@ -272,7 +272,9 @@ def six_bets_due(settings: Settings, step_bets: int) -> tuple[LedgerStore, Resol
     return store, resolver
 
 
-def test_the_resolver_steps_through_a_busy_column_one_step_per_call(settings: Settings) -> None:
+def test_the_resolver_steps_through_a_busy_column_one_step_per_call(
+    settings: Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
     _, resolver = six_bets_due(settings, step_bets=4)
 
     first = resolver.resolve_due()
@@ -282,6 +284,11 @@ def test_the_resolver_steps_through_a_busy_column_one_step_per_call(settings: Se
     assert [(r.outcome.column, r.finished, len(r.events)) for r in second] == [(COLUMN, True, 4)]
     assert not resolver.settling
     assert rows(settings, "SELECT COUNT(*) FROM bets WHERE status = 'confirmed'") == [(0,)]
+    # The log says how the column's settlement went: its bets, its steps and their time.
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if '"column_resolved"' in line]
+    [resolved] = [line for line in lines if line["column"] == COLUMN]
+    assert (resolved["bets"], resolved["steps"]) == (6, 2)
+    assert resolved["settle_ms"] > 0
 
 
 class SteppedClock:
@@ -324,3 +331,77 @@ def test_the_steps_of_a_busy_column_are_spaced_so_bets_keep_the_cpu(
     service._housekeep(resolver)  # a full last step needs one more to see that none is left
     assert not resolver.settling
     client.close()
+
+
+def test_a_step_settles_each_owners_bets_in_order_with_numbered_events_and_a_balance_chain(
+    settings: Settings,
+) -> None:
+    """One owner's won, lost, won and lost bets in one step: their events are numbered on from the owner's
+    event count without a gap, each credit's balance event and ledger row carry the running balance, and
+    the other owner's numbers are their own."""
+    clock = ManualClock(T0)
+    conn = db.open_writer(settings.live_db_path)
+    rules = rules_from(settings)
+    store = LedgerStore(conn, rules, clock)
+    busy, quiet = address(40), address(41)
+    store.apply_batch([deposit(busy, 50_000), deposit(quiet, 50_000)])
+    # The price touches ROW and ROW + 1: those bets win (2.5x and 3x), the others lose.
+    busy_bets = [bet(busy, ROW, 1000), bet(busy, ROW + 3, 1000), bet(busy, ROW + 1, 1000, 30_000)]
+    store.apply_batch([busy_bets[0], bet(quiet, ROW + 4), busy_bets[1], busy_bets[2]])
+    store.apply_batch([bet(busy, ROW - 3, 500)])
+    seq_before = dict(rows(settings, "SELECT address, event_seq FROM users"))
+    prices = [LOWER + 10, LOWER + 10, LOWER + 10, LOWER + 10, LOWER + 1010, LOWER + 10]
+    bars = {START_S + s: flat(START_S + s, price) for s, price in zip(range(-1, 5), prices, strict=True)}
+    clock.set((COLUMN + 1) * 5000 + 2000)
+
+    step = store.resolution_step(column_outcome(COLUMN, rules.grid, bars), COLUMN + 1, max_bets=None)
+
+    mine = [(e.seq, e.type, e.bet.status if e.bet else e.balance) for e in step.events if e.address == busy]
+    start = int(seq_before[busy])  # type: ignore[call-overload]
+    balance = 50_000 - 1000 - 1000 - 1000 - 500
+    assert mine == [
+        (start + 1, "bet", "won"),
+        (start + 2, "balance", balance + 2500),
+        (start + 3, "bet", "lost"),
+        (start + 4, "bet", "won"),
+        (start + 5, "balance", balance + 2500 + 3000),
+        (start + 6, "bet", "lost"),
+    ]
+    theirs = [(e.seq, e.type) for e in step.events if e.address == quiet]
+    assert theirs == [(int(seq_before[quiet]) + 1, "bet")]  # type: ignore[call-overload]
+    assert rows(settings, "SELECT address, event_seq, balance_cents FROM users ORDER BY address") == sorted(
+        [(busy, start + 6, balance + 5500), (quiet, int(seq_before[quiet]) + 1, 49_000)]  # type: ignore[call-overload]
+    )
+    payouts = "SELECT amount_cents, balance_after_cents FROM ledger WHERE kind = 'PAYOUT' ORDER BY id"
+    assert rows(settings, payouts) == [(2500, balance + 2500), (3000, balance + 5500)]
+    assert check_integrity(db.open_reader(settings.live_db_path)).ok
+
+
+def test_a_steps_statements_do_not_grow_with_its_bets(settings: Settings) -> None:
+    """Settling is set-based: a step of 34 bets runs as many SQL statements as a step of 4 (row by row, a
+    step ran two or three statements a bet and held the single writer for most of a second per busy
+    column). The credits' ledger rows are one insert of many rows; SQLite traces each row."""
+    clock = ManualClock(T0)
+    conn = db.open_writer(settings.live_db_path)
+    rules = rules_from(settings)
+    store = LedgerStore(conn, rules, clock)
+    owners = [address(50 + n) for n in range(40)]
+    store.apply_batch([deposit(o, 50_000) for o in owners])
+    store.apply_batch([bet(o, ROW + n % 2) for n, o in enumerate(owners)])  # half of them win
+    bars = {b.second: b for b in [flat(START_S + s, LOWER + 10) for s in range(-1, 5)]}
+    outcome = column_outcome(COLUMN, rules.grid, bars)
+    clock.set((COLUMN + 1) * 5000 + 2000)
+    store.resolution_step(outcome, COLUMN + 1, max_bets=2)  # the first step also records the column
+    statements: list[str] = []
+    conn.set_trace_callback(
+        lambda sql: None if sql.startswith("INSERT INTO ledger") else statements.append(sql)
+    )
+
+    small = store.resolution_step(outcome, COLUMN + 1, max_bets=4)
+    small_count, statements[:] = len(statements), []
+    large = store.resolution_step(outcome, COLUMN + 1, max_bets=50)
+
+    assert (small.settled, large.settled, large.finished) == (4, 34, True)
+    assert len(statements) == small_count + 1  # the last step also moves the column pointer on
+    assert rows(settings, "SELECT COUNT(*) FROM ledger WHERE kind = 'PAYOUT'") == [(20,)]
+    assert check_integrity(db.open_reader(settings.live_db_path)).ok

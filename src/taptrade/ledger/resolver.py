@@ -7,6 +7,7 @@ nor repeat one."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -69,6 +70,8 @@ class Resolver:
         # The column part-way through its settlement, as recorded by its first step, and its bets so far.
         self._settling: ColumnOutcome | None = None
         self._settled = 0
+        self._settle_s = 0.0  # the column's settlement steps so far, in wall time
+        self._steps = 0
 
     def persist_bars(self, bars: list[Bar]) -> None:
         """Store bars (a bar already stored for its second is kept) and drop those past the retention."""
@@ -115,11 +118,14 @@ class Resolver:
                          high=outcome.high, low=outcome.low, close=outcome.close, ticks=outcome.ticks,
                          first_trade_id=outcome.first_trade_id, last_trade_id=outcome.last_trade_id,
                          void_reason=outcome.void_reason)  # fmt: skip
-                self._settled = 0
+                self._settled, self._settle_s, self._steps = 0, 0.0, 0
+            started = time.perf_counter()
             step = self._store.resolution_step(outcome, column + 1, max_bets=self._step_bets)
             outcome = step.outcome  # after a crash between steps, the recorded outcome, not the bars'
             self._settled += step.settled
             _record_settlements(outcome, step.events)
+            self._settle_s += time.perf_counter() - started
+            self._steps += 1
             if step.events or step.finished:
                 start_ms = self._grid.column_start_ms(column)
                 done.append(Resolved(outcome, start_ms, end_ms, step.events, step.finished))
@@ -129,7 +135,8 @@ class Resolver:
             self._settling = None
             log.info("column_resolved", column=column, status=outcome.status, high=outcome.high,
                      low=outcome.low, ticks=outcome.ticks, void_reason=outcome.void_reason,
-                     bets=self._settled)  # fmt: skip
+                     bets=self._settled, steps=self._steps,
+                     settle_ms=round(self._settle_s * 1000, 1))  # fmt: skip
         return done
 
     def _next_column(self, now_ms: int) -> int:

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import msgspec
 
@@ -53,10 +54,24 @@ _BET_COLUMNS = (
     "b.bet_id, u.address, b.column_index, b.row_index, b.lower_cents, b.upper_cents, b.amount_cents, "
     "b.multiplier_e4, b.quote_id, b.status, b.payout_cents, b.placed_ms, b.resolved_ms"
 )
-_BET_BY_ROWID = (
-    f"SELECT {_BET_COLUMNS}, b.user_id FROM bets b JOIN users u ON u.id = b.user_id WHERE b.id = ?"
-)
 _ENTRY_COLUMNS = "id, kind, amount_cents, balance_after_cents, ref, created_ms, meta"
+# What a settlement step reads back of each bet it settles: its row id and owner, then a BetRecord's fields
+# but the address (`_settled_record`).
+_SETTLED_COLUMNS = (
+    "id, user_id, bet_id, column_index, row_index, lower_cents, upper_cents, amount_cents, multiplier_e4,"
+    " quote_id, status, payout_cents, placed_ms, resolved_ms"
+)
+# A settlement step's owners in one statement: ?1 is JSON [[user id, credit, events], ...], ?2 the UTC day.
+# A credit is betting money, so it also lowers the day's net loss (as `_change_balance(betting=True)`).
+_SETTLE_OWNERS = (
+    "UPDATE users SET balance_cents = balance_cents + s.credit, event_seq = event_seq + s.events,"
+    " loss_today_cents = CASE WHEN s.credit = 0 THEN loss_today_cents"
+    " ELSE (CASE WHEN loss_day = ?2 THEN loss_today_cents ELSE 0 END) - s.credit END,"
+    " loss_day = CASE WHEN s.credit = 0 THEN loss_day ELSE ?2 END"
+    " FROM (SELECT value ->> 0 AS user_id, value ->> 1 AS credit, value ->> 2 AS events"
+    " FROM json_each(?1)) AS s"
+    " WHERE users.id = s.user_id RETURNING users.id, users.address, users.balance_cents, users.event_seq"
+)
 
 
 class Rejection(Exception):
@@ -242,6 +257,10 @@ class LedgerStore:
         return cursor.rowcount == 1
 
     def _settle_bets(self, outcome: ColumnOutcome, max_bets: int | None) -> tuple[list[UserEvent], int]:
+        """Settle up to `max_bets` of the column's open bets in three statements whatever their number: the
+        bets (decided and returned), their owners (credits and event numbers, one row each), and the ledger
+        rows of the credits. Row by row this took 2-3 statements a bet and held the single writer for most
+        of a second per busy column (docs/resolution.md)."""
         # The column's open bets, oldest first, at most max_bets of them (LIMIT -1: all of them).
         chosen = (
             "id IN (SELECT id FROM bets WHERE column_index = ? AND status = 'confirmed' ORDER BY id LIMIT ?)"
@@ -250,7 +269,7 @@ class LedgerStore:
         if outcome.status == "void":
             settled = self._conn.execute(
                 "UPDATE bets SET status = 'void', payout_cents = amount_cents, resolved_ms = ?"
-                f" WHERE {chosen} RETURNING id",
+                f" WHERE {chosen} RETURNING {_SETTLED_COLUMNS}",
                 (self._now_ms, outcome.column, limit),
             ).fetchall()
         else:
@@ -259,29 +278,68 @@ class LedgerStore:
             settled = self._conn.execute(
                 f"UPDATE bets SET status = CASE WHEN {won} THEN 'won' ELSE 'lost' END,"
                 f" payout_cents = CASE WHEN {won} THEN amount_cents * multiplier_e4 / 10000 ELSE 0 END,"
-                f" resolved_ms = ? WHERE {chosen} RETURNING id",
+                f" resolved_ms = ? WHERE {chosen} RETURNING {_SETTLED_COLUMNS}",
                 (outcome.high, outcome.low, outcome.high, outcome.low, self._now_ms, outcome.column, limit),
             ).fetchall()
+        if not settled:
+            return [], 0
+        settled.sort()  # by bets.id: owners' events and ledger rows in the order the bets were placed
+        # Per owner: [credit, events]. A credit (payout, refund) is a bet event and a balance event.
+        owed: dict[int, list[int]] = {}
+        for _bet, user_id, *_, status, payout, _placed, _resolved in settled:
+            credit = _credit(status, payout)
+            totals = owed.setdefault(user_id, [0, 0])
+            totals[0] += credit
+            totals[1] += 2 if credit > 0 else 1
+        owners = {
+            user_id: (address, balance, seq)
+            for user_id, address, balance, seq in self._conn.execute(
+                _SETTLE_OWNERS,
+                (msgspec.json.encode([[u, c, e] for u, (c, e) in owed.items()]), utc_day(self._now_ms)),
+            ).fetchall()
+        }
+        if len(owners) != len(owed):
+            raise InvariantViolation(f"settled bets name {len(owed)} owners; {len(owners)} were updated")
+        # Walk each owner's bets in order from where their balance and event number stood before.
+        running = {
+            user_id: [owners[user_id][1] - credit, owners[user_id][2] - events]
+            for user_id, (credit, events) in owed.items()
+        }
         events: list[UserEvent] = []
-        for (bet_rowid,) in sorted(settled):
-            row = self._conn.execute(f"{_BET_BY_ROWID}", (bet_rowid,)).fetchone()
-            bet = bet_row_to_record(row[:-1])
-            user_id = row[-1]
-            credit = {"won": bet.payout or 0, "void": bet.amount}.get(bet.status, 0)
+        entries: list[tuple[int, str, int, int, int]] = []
+        for bet_rowid, user_id, *bet_fields in settled:
+            address = owners[user_id][0]
+            bet = _settled_record(address, bet_fields)
+            state = running[user_id]
+            credit = _credit(bet.status, bet.payout)
             if credit > 0:
-                changed = self._change_balance(user_id, credit, events=2, betting=True)
-                assert changed is not None  # a credit cannot overdraw
-                balance, seq = changed
-                kind = "PAYOUT" if bet.status == "won" else "REFUND"
-                self._write_entry(user_id, kind, credit, balance, bet_ref=bet_rowid)
-                events.append(UserEvent(address=bet.address, seq=seq - 1, type="bet", bet=bet))
-                events.append(UserEvent(address=bet.address, seq=seq, type="balance", balance=balance))
+                state[0] += credit
+                state[1] += 2
+                entries.append(
+                    (user_id, "PAYOUT" if bet.status == "won" else "REFUND", credit, state[0], bet_rowid)
+                )
+                events.append(UserEvent(address=address, seq=state[1] - 1, type="bet", bet=bet))
+                events.append(UserEvent(address=address, seq=state[1], type="balance", balance=state[0]))
             else:
-                (seq,) = self._conn.execute(
-                    "UPDATE users SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq", (user_id,)
-                ).fetchone()
-                events.append(UserEvent(address=bet.address, seq=seq, type="bet", bet=bet))
+                state[1] += 1
+                events.append(UserEvent(address=address, seq=state[1], type="bet", bet=bet))
+        self._write_credit_entries(entries)
         return events, len(settled)
+
+    def _write_credit_entries(self, entries: list[tuple[int, str, int, int, int]]) -> None:
+        """Ledger rows (user, kind, amount, balance after, bet) numbered on from the ledger counter, as
+        `_write_entry` numbers one."""
+        first = self._last_ledger_id + 1
+        self._sql.executemany(
+            "INSERT INTO ledger (user_id, id, kind, amount_cents, balance_after_cents, bet_ref, created_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(user_id, first + n, kind, amount, balance, bet_ref, self._now_ms)
+             for n, (user_id, kind, amount, balance, bet_ref) in enumerate(entries)],
+        )  # fmt: skip
+        self._last_ledger_id += len(entries)
+        self._moved_cents += sum(entry[2] for entry in entries)
+        self._rows_written += len(entries)
+        self._touched_users.update(entry[0] for entry in entries)
 
     # --- batch ---------------------------------------------------------------------------------
 
@@ -637,3 +695,18 @@ def limit_state(row: Sequence[object]) -> LimitState:
 def _check_address(address: str) -> None:
     if not ADDRESS_RE.fullmatch(address):
         raise Rejection(Code.BAD_COMMAND, "address must be 0x and 40 lowercase hex digits")
+
+
+def _credit(status: str, payout: int | None) -> int:
+    """What settling a bet pays back: its payout if won, its stake if void (payout = stake), else 0."""
+    return (payout or 0) if status in ("won", "void") else 0
+
+
+def _settled_record(address: str, fields: Sequence[Any]) -> BetRecord:
+    """A BetRecord from `_SETTLED_COLUMNS` after id and user_id, built directly: the row comes from the
+    ledger's own UPDATE, and `bet_row_to_record`'s validating conversion cost more than the step's SQL."""
+    bid, column, row, lower, upper, amount, mult, quote_id, status, payout, placed, resolved = fields
+    assert isinstance(bid, bytes)
+    h = bid.hex()
+    return BetRecord(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", address, column, row, lower, upper,
+                     amount, mult, quote_id, status, payout, placed, resolved)  # fmt: skip

@@ -1,0 +1,91 @@
+"""What settling a busy column costs the ledger: the CPU time of each settlement step (500 bets, as the
+resolver takes them) of one column of bets placed through the real ledger store.
+
+    .venv/bin/python -m bench.settle_step [--bets 15000] [--users 2500]
+
+A column at 3,000 bets/s holds 15,000 bets. Prints the time per step and, last, `settle_us_per_bet=N`:
+the store's step (SQL, events) plus encoding the step's events for the bus, as the ledger does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from taptrade.clock import ManualClock
+from taptrade.commands import Deposit, PlaceBet, encode
+from taptrade.config import load_settings
+from taptrade.ledger import db
+from taptrade.ledger.app import rules_from
+from taptrade.ledger.resolution import ColumnOutcome
+from taptrade.ledger.resolver import SETTLE_STEP_BETS
+from taptrade.ledger.store import LedgerStore
+from taptrade.obs.logging import configure_logging
+
+T0 = 1_763_700_000_000
+BATCH = 2000
+ROWS = range(9700, 9721)
+PRICE_ROW = 9710  # the column's range covers this row and its neighbours: about 1 bet in 7 wins
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--bets", type=int, default=15_000)
+    parser.add_argument("--users", type=int, default=2_500)
+    parser.add_argument("--repeat", type=int, default=3, help="columns settled; the figures are per column")
+    args = parser.parse_args()
+    configure_logging("warning", "bench")
+    with tempfile.TemporaryDirectory(prefix="settle-step-") as tmp:
+        path = Path(tmp) / "live.db"
+        rules = rules_from(load_settings(data_dir=Path(tmp)))
+        clock = ManualClock(T0)
+        store = LedgerStore(db.open_writer(path), rules, clock)
+        users = ["0x" + os.urandom(20).hex() for _ in range(args.users)]
+        for start in range(0, len(users), BATCH):
+            store.apply_batch([Deposit(str(uuid.uuid4()), u, 10**9) for u in users[start : start + BATCH]])
+        first_column = T0 // 5000 + 2
+        columns = range(first_column, first_column + args.repeat)
+        for column in columns:
+            cells = [(column, row) for row in ROWS]
+            batch = []
+            for n in range(args.bets):
+                row = cells[(n // len(users)) % len(cells)][1]
+                batch.append(
+                    PlaceBet(str(uuid.uuid4()), users[n % len(users)], column, row, 100, 25_000, n, T0)
+                )
+                if len(batch) == BATCH:
+                    store.apply_batch(batch)
+                    batch = []
+            if batch:
+                store.apply_batch(batch)
+        clock.set((columns[-1] + 1) * 5000 + 5000)
+        low, high = (PRICE_ROW - 1) * 1000 + 500, (PRICE_ROW + 2) * 1000 - 500
+        step_ms: list[float] = []
+        per_column_s: list[float] = []
+        for column in columns:
+            outcome = ColumnOutcome(column, "resolved", low, high, low, high, 100, None, None)
+            column_started = time.process_time()
+            while True:
+                started = time.process_time()
+                step = store.resolution_step(outcome, column + 1, max_bets=SETTLE_STEP_BETS)
+                encode(step.events)
+                step_ms.append((time.process_time() - started) * 1000)
+                if step.finished:
+                    break
+            per_column_s.append(time.process_time() - column_started)
+        print(f"bets_per_column={args.bets} users={args.users} columns={args.repeat}", end=" ")
+        print(f"step_bets={SETTLE_STEP_BETS}")
+        print(f"step_cpu_ms median={statistics.median(step_ms):.1f} max={max(step_ms):.1f}")
+        print(f"column_cpu_ms median={statistics.median(per_column_s) * 1000:.0f}")
+        print(f"settle_us_per_bet={statistics.median(per_column_s) * 1e6 / args.bets:.1f}")
+
+
+if __name__ == "__main__":
+    main()
