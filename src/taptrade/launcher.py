@@ -150,6 +150,14 @@ def redis_answers(url: str, timeout_s: float = 1.0) -> bool:
         client.close()
 
 
+# The append-only file is rewritten once it reaches this size (and has doubled since the last rewrite).
+# A bet writes about 1 KB to it, so Redis's default of 64 MB meant a rewrite every 20 s at 3,000 bets/s,
+# and each one (a forked child writing the data set, its fsyncs beside the ledger's) held the bet path's
+# p99 at 200-350 ms for a second or two (docs/benchmarks.md). At 512 MB it is every ~3 minutes at that
+# rate; a restart reads the file at about 100 MB/s, so ~5 s at the most (deploy/redis/redis.conf too).
+AOF_REWRITE_MIN_SIZE = "512mb"
+
+
 def private_redis(data_dir: Path) -> tuple[ChildSpec, str]:
     """A redis-server of our own: append-only file in the data dir, never evicts, local only."""
     binary = shutil.which("redis-server")
@@ -160,6 +168,7 @@ def private_redis(data_dir: Path) -> tuple[ChildSpec, str]:
     sock = data_dir.resolve() / "redis.sock"
     argv = [binary, "--bind", "127.0.0.1", "--dir", str(redis_dir), "--daemonize", "no"]
     argv += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+    argv += ["--auto-aof-rewrite-min-size", AOF_REWRITE_MIN_SIZE]
     argv += ["--maxmemory-policy", "noeviction", "--loglevel", "notice"]
     argv += ["--logfile", str(redis_dir / "redis.log")]
     if len(str(sock)) <= UNIX_SOCKET_MAX_PATH:

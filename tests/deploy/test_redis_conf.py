@@ -57,6 +57,7 @@ def test_production_redis_conf(tmp_path: Path) -> None:
             assert config["appendonly"] == "yes"
             assert config["appendfsync"] == "everysec"
             assert config["save"] == ""
+            assert int(config["auto-aof-rewrite-min-size"]) == 512 * 1024**2
             assert config["bind"].split()[0] == "127.0.0.1"
             assert int(config["maxmemory"]) == 1024**3
             check_redis_policy(client)  # what the ledger runs before it starts

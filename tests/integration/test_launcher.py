@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from taptrade.launcher import ChildSpec, Supervisor
 from tests.support import REPO, address, free_port, wait_for
@@ -93,6 +94,10 @@ def test_run_supervises_stops_cleanly_and_continues_after_restart(tmp_path: Path
     try:
         url = (data_dir / "redis.url").read_text().strip()
         assert url.startswith(("unix://", "redis://127.0.0.1:"))
+        with redis.Redis.from_url(url) as client:  # its own Redis: durable, rewritten rarely
+            config = client.config_get("*")
+        assert (config["appendonly"], config["appendfsync"]) == ("yes", "everysec")
+        assert int(config["auto-aof-rewrite-min-size"]) == 512 * 1024**2
         credit = admin(data_dir, "credit", OWNER, "2500", "--timeout-s", "15")
         assert credit.returncode == 0, credit.stderr + log.read_text()
 
