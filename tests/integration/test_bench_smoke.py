@@ -1,6 +1,7 @@
 """The load generators keep working: a 10-second run of bets mixed with reads against `taptrade run`, ending
 in its own check (every confirmed bet in the database once, integrity clean), and a few seconds of the
-WebSocket fan-out on a 10 Hz price. The figures are not judged here; benchmarks are run with `make bench`."""
+WebSocket fan-out on a 10 Hz price, and the settlement benchmark on a small column. The figures are not
+judged here; benchmarks are run with `make bench`."""
 
 from __future__ import annotations
 
@@ -68,3 +69,11 @@ def test_a_short_fan_out_on_a_10_hz_price_reaches_every_client(tmp_path: Path) -
     assert float(rates[2]) >= 8.0, out  # a price every 100 ms, every client (coalescing drops none)
     assert re.search(r"delay_ms p50=[\d.]+ .* n=\d+", out), out
     assert re.search(r"delay_first_ms p50=[\d.]+", out), out
+
+
+def test_the_settlement_benchmark_settles_a_small_column() -> None:
+    argv = [sys.executable, "-m", "bench.settle_step", "--bets", "1200", "--users", "100", "--repeat", "1"]
+    out = run_bench(argv, timeout_s=60)
+    assert "bets_per_column=1200 users=100 columns=1 step_bets=500" in out
+    per_bet = float(out.strip().splitlines()[-1].removeprefix("settle_us_per_bet="))
+    assert per_bet > 0
