@@ -1,7 +1,7 @@
 """Bytes on disk per bet: 1,000,000 bets placed and resolved through the real ledger store (bet row,
 BET and PAYOUT ledger rows, every index), then the database size divided by the bets.
 
-    .venv/bin/python bench/disk_per_bet.py [--bets 1000000] [--users 10000]
+    .venv/bin/python -m bench.disk_per_bet [--bets 1000000] [--users 10000]
 
 Goal: <= 300 bytes per bet. Prints the size of each table and index (SQLite's dbstat) and, last,
 `bytes_per_bet=N`.
@@ -10,22 +10,17 @@ Goal: <= 300 bytes per bet. Prints the size of each table and index (SQLite's db
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from taptrade.clock import ManualClock
-from taptrade.commands import Deposit, PlaceBet
-from taptrade.config import load_settings
+from bench.funded_store import T0, funded_store
+from taptrade.commands import PlaceBet
 from taptrade.ledger import db
-from taptrade.ledger.app import rules_from
 from taptrade.ledger.resolution import ColumnOutcome
-from taptrade.ledger.store import LedgerStore
 from taptrade.obs.logging import configure_logging
 
-T0 = 1_763_700_000_000
 BATCH = 2000
 ROWS = range(9700, 9721)
 PRICE_ROW = 9710  # the resolved range covers this row and its neighbours: about 1 bet in 7 wins
@@ -41,13 +36,7 @@ def main() -> None:
     configure_logging("warning", "bench")
     with tempfile.TemporaryDirectory(prefix="disk-per-bet-") as tmp:
         path = Path(tmp) / "live.db"
-        settings = load_settings(data_dir=Path(tmp))
-        rules = rules_from(settings)
-        clock = ManualClock(T0)
-        store = LedgerStore(db.open_writer(path), rules, clock)
-        users = ["0x" + os.urandom(20).hex() for _ in range(args.users)]
-        for start in range(0, len(users), BATCH):
-            store.apply_batch([Deposit(str(uuid.uuid4()), u, 10**9) for u in users[start : start + BATCH]])
+        store, clock, users = funded_store(Path(tmp), args.users)
         first_column = T0 // 5000 + 2
         columns = range(first_column, first_column + 29)
         cells = [(c, r) for c in columns for r in ROWS]

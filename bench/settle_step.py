@@ -10,24 +10,18 @@ the store's step (SQL, events) plus encoding the step's events for the bus, as t
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from taptrade.clock import ManualClock
-from taptrade.commands import Deposit, PlaceBet, encode
-from taptrade.config import load_settings
-from taptrade.ledger import db
-from taptrade.ledger.app import rules_from
+from bench.funded_store import T0, funded_store
+from taptrade.commands import PlaceBet, encode
 from taptrade.ledger.resolution import ColumnOutcome
 from taptrade.ledger.resolver import SETTLE_STEP_BETS
-from taptrade.ledger.store import LedgerStore
 from taptrade.obs.logging import configure_logging
 
-T0 = 1_763_700_000_000
 BATCH = 2000
 ROWS = range(9700, 9721)
 PRICE_ROW = 9710  # the column's range covers this row and its neighbours: about 1 bet in 7 wins
@@ -43,13 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging("warning", "bench")
     with tempfile.TemporaryDirectory(prefix="settle-step-") as tmp:
-        path = Path(tmp) / "live.db"
-        rules = rules_from(load_settings(data_dir=Path(tmp)))
-        clock = ManualClock(T0)
-        store = LedgerStore(db.open_writer(path), rules, clock)
-        users = ["0x" + os.urandom(20).hex() for _ in range(args.users)]
-        for start in range(0, len(users), BATCH):
-            store.apply_batch([Deposit(str(uuid.uuid4()), u, 10**9) for u in users[start : start + BATCH]])
+        store, clock, users = funded_store(Path(tmp), args.users)
         first_column = T0 // 5000 + 2
         columns = range(first_column, first_column + args.repeat)
         for column in columns:

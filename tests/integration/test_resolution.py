@@ -4,6 +4,7 @@ integrity, `resolve --verify`, and no second payout when a column is resolved ag
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,7 +27,7 @@ from taptrade.ledger.integrity import check_integrity
 from taptrade.ledger.resolution import ColumnOutcome, column_outcome
 from taptrade.ledger.resolver import Resolver
 from taptrade.ledger.service import LedgerService
-from taptrade.ledger.store import LedgerStore
+from taptrade.ledger.store import LedgerRules, LedgerStore
 from taptrade.market import Bar
 from tests.support import LedgerThread, address, deposit, wait_for
 
@@ -62,6 +63,14 @@ def flat(second: int, price: int, count: int = 1) -> Bar:
 
 def rows(settings: Settings, sql: str) -> list[tuple[object, ...]]:
     return db.open_reader(settings.live_db_path).execute(sql).fetchall()
+
+
+def store_at_t0(settings: Settings) -> tuple[LedgerStore, LedgerRules, sqlite3.Connection, ManualClock]:
+    """The ledger's store on the test's live.db, its clock at T0."""
+    clock = ManualClock(T0)
+    conn = db.open_writer(settings.live_db_path)
+    rules = rules_from(settings)
+    return LedgerStore(conn, rules, clock), rules, conn, clock
 
 
 def resolved_count(outcome: str) -> float:
@@ -218,10 +227,7 @@ def test_a_busy_column_settles_in_steps_with_bets_between_and_after_a_crash(
 ) -> None:
     """Steps of at most `step_bets`, each its own transaction; a crash between steps (a new store on the same
     file) finishes by the outcome as recorded, even if the bars said otherwise later; nothing twice."""
-    clock = ManualClock(T0)
-    conn = db.open_writer(settings.live_db_path)
-    rules = rules_from(settings)
-    store = LedgerStore(conn, rules, clock)
+    store, rules, _, clock = store_at_t0(settings)
     owners = [address(10 + n) for n in range(7)]
     store.apply_batch([deposit(o, 50_000) for o in owners])
     store.apply_batch([bet(o, ROW + r) for o in owners for r in (0, 1)])  # 14 bets, 7 win if resolved
@@ -260,10 +266,7 @@ def test_a_busy_column_settles_in_steps_with_bets_between_and_after_a_crash(
 def six_bets_due(settings: Settings, step_bets: int) -> tuple[LedgerStore, Resolver]:
     """Six traders' bets in COLUMN, the clock past its end and grace, a resolver settling `step_bets` a
     step."""
-    clock = ManualClock(T0)
-    conn = db.open_writer(settings.live_db_path)
-    rules = rules_from(settings)
-    store = LedgerStore(conn, rules, clock)
+    store, rules, conn, clock = store_at_t0(settings)
     owners = [address(30 + n) for n in range(6)]
     store.apply_batch([deposit(o, 50_000) for o in owners])
     store.apply_batch([bet(o, ROW) for o in owners])
@@ -339,10 +342,7 @@ def test_a_step_settles_each_owners_bets_in_order_with_numbered_events_and_a_bal
     """One owner's won, lost, won and lost bets in one step: their events are numbered on from the owner's
     event count without a gap, each credit's balance event and ledger row carry the running balance, and
     the other owner's numbers are their own."""
-    clock = ManualClock(T0)
-    conn = db.open_writer(settings.live_db_path)
-    rules = rules_from(settings)
-    store = LedgerStore(conn, rules, clock)
+    store, rules, _, clock = store_at_t0(settings)
     busy, quiet = address(40), address(41)
     store.apply_batch([deposit(busy, 50_000), deposit(quiet, 50_000)])
     # The price touches ROW and ROW + 1: those bets win (2.5x and 3x), the others lose.
@@ -381,10 +381,7 @@ def test_a_steps_statements_do_not_grow_with_its_bets(settings: Settings) -> Non
     """Settling is set-based: a step of 34 bets runs as many SQL statements as a step of 4 (row by row, a
     step ran two or three statements a bet and held the single writer for most of a second per busy
     column). The credits' ledger rows are one insert of many rows; SQLite traces each row."""
-    clock = ManualClock(T0)
-    conn = db.open_writer(settings.live_db_path)
-    rules = rules_from(settings)
-    store = LedgerStore(conn, rules, clock)
+    store, rules, conn, clock = store_at_t0(settings)
     owners = [address(50 + n) for n in range(40)]
     store.apply_batch([deposit(o, 50_000) for o in owners])
     store.apply_batch([bet(o, ROW + n % 2) for n, o in enumerate(owners)])  # half of them win
