@@ -61,17 +61,6 @@ _SETTLED_COLUMNS = (
     "id, user_id, bet_id, column_index, row_index, lower_cents, upper_cents, amount_cents, multiplier_e4,"
     " quote_id, status, payout_cents, placed_ms, resolved_ms"
 )
-# A settlement step's owners in one statement: ?1 is JSON [[user id, credit, events], ...], ?2 the UTC day.
-# A credit is betting money, so it also lowers the day's net loss (as `_change_balance(betting=True)`).
-_SETTLE_OWNERS = (
-    "UPDATE users SET balance_cents = balance_cents + s.credit, event_seq = event_seq + s.events,"
-    " loss_today_cents = CASE WHEN s.credit = 0 THEN loss_today_cents"
-    " ELSE (CASE WHEN loss_day = ?2 THEN loss_today_cents ELSE 0 END) - s.credit END,"
-    " loss_day = CASE WHEN s.credit = 0 THEN loss_day ELSE ?2 END"
-    " FROM (SELECT value ->> 0 AS user_id, value ->> 1 AS credit, value ->> 2 AS events"
-    " FROM json_each(?1)) AS s"
-    " WHERE users.id = s.user_id RETURNING users.id, users.address, users.balance_cents, users.event_seq"
-)
 
 
 class Rejection(Exception):
@@ -284,10 +273,10 @@ class LedgerStore:
         if not settled:
             return [], 0
         settled.sort()  # by bets.id: owners' events and ledger rows in the order the bets were placed
+        credits = [_credit(status, payout) for *_, status, payout, _placed, _resolved in settled]
         # Per owner: [credit, events]. A credit (payout, refund) is a bet event and a balance event.
         owed: dict[int, list[int]] = {}
-        for _bet, user_id, *_, status, payout, _placed, _resolved in settled:
-            credit = _credit(status, payout)
+        for (_bet, user_id, *_), credit in zip(settled, credits, strict=True):
             totals = owed.setdefault(user_id, [0, 0])
             totals[0] += credit
             totals[1] += 2 if credit > 0 else 1
@@ -307,11 +296,10 @@ class LedgerStore:
         }
         events: list[UserEvent] = []
         entries: list[tuple[int, str, int, int, int]] = []
-        for bet_rowid, user_id, *bet_fields in settled:
+        for (bet_rowid, user_id, *bet_fields), credit in zip(settled, credits, strict=True):
             address = owners[user_id][0]
             bet = _settled_record(address, bet_fields)
             state = running[user_id]
-            credit = _credit(bet.status, bet.payout)
             if credit > 0:
                 state[0] += credit
                 state[1] += 2
@@ -679,6 +667,18 @@ _DEBIT_STAKE = (
     " WHERE id = ?3 AND balance_cents >= ?1 AND (paused_until_ms IS NULL OR paused_until_ms <= ?4)"
     f" AND ({_LIMIT_NOW} IS NULL OR {_LOSS_TODAY} + ?1 <= {_LIMIT_NOW})"
     " RETURNING balance_cents, event_seq"
+)
+
+
+# A settlement step's owners in one statement: ?1 is JSON [[user id, credit, events], ...], ?2 the UTC day.
+# A credit is betting money, so it also lowers the day's net loss (as `_change_balance(betting=True)`).
+_SETTLE_OWNERS = (
+    "UPDATE users SET balance_cents = balance_cents + s.credit, event_seq = event_seq + s.events,"
+    f" loss_today_cents = CASE WHEN s.credit = 0 THEN loss_today_cents ELSE {_LOSS_TODAY} - s.credit END,"
+    " loss_day = CASE WHEN s.credit = 0 THEN loss_day ELSE ?2 END"
+    " FROM (SELECT value ->> 0 AS user_id, value ->> 1 AS credit, value ->> 2 AS events"
+    " FROM json_each(?1)) AS s"
+    " WHERE users.id = s.user_id RETURNING users.id, users.address, users.balance_cents, users.event_seq"
 )
 
 
