@@ -15,15 +15,10 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.funded_store import T0, funded_store
+from bench.funded_store import ROWS, T0, apply_in_batches, funded_store, touching_outcome
 from taptrade.commands import PlaceBet
 from taptrade.ledger import db
-from taptrade.ledger.resolution import ColumnOutcome
 from taptrade.obs.logging import configure_logging
-
-BATCH = 2000
-ROWS = range(9700, 9721)
-PRICE_ROW = 9710  # the resolved range covers this row and its neighbours: about 1 bet in 7 wins
 
 
 def main() -> None:
@@ -41,21 +36,18 @@ def main() -> None:
         columns = range(first_column, first_column + 29)
         cells = [(c, r) for c in columns for r in ROWS]
         started = time.perf_counter()
-        batch: list[PlaceBet] = []
-        for n in range(args.bets):
-            column, row = cells[(n // len(users)) % len(cells)]
-            batch.append(PlaceBet(str(uuid.uuid4()), users[n % len(users)], column, row, 1000, 25_000, n, T0))
-            if len(batch) == BATCH:
-                store.apply_batch(batch)
-                batch = []
-        if batch:
-            store.apply_batch(batch)
+        apply_in_batches(
+            store,
+            (
+                PlaceBet(str(uuid.uuid4()), users[n % len(users)], *cells[(n // len(users)) % len(cells)],
+                         1000, 25_000, n, T0)
+                for n in range(args.bets)
+            ),
+        )  # fmt: skip
         placed_s = time.perf_counter() - started
         clock.set((columns[-1] + 1) * 5000 + 5000)
         for column in columns:
-            low, high = (PRICE_ROW - 1) * 1000 + 500, (PRICE_ROW + 2) * 1000 - 500
-            outcome = ColumnOutcome(column, "resolved", low, high, low, high, 100, None, None)
-            store.apply_resolution(outcome, column + 1)
+            store.apply_resolution(touching_outcome(column), column + 1)
         conn = db.open_reader(path)
         bets = conn.execute("SELECT COUNT(*) FROM bets").fetchone()[0]
         won = conn.execute("SELECT COUNT(*) FROM bets WHERE status = 'won'").fetchone()[0]

@@ -16,15 +16,10 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.funded_store import T0, funded_store
+from bench.funded_store import ROWS, T0, apply_in_batches, funded_store, touching_outcome
 from taptrade.commands import PlaceBet, encode
-from taptrade.ledger.resolution import ColumnOutcome
 from taptrade.ledger.resolver import SETTLE_STEP_BETS
 from taptrade.obs.logging import configure_logging
-
-BATCH = 2000
-ROWS = range(9700, 9721)
-PRICE_ROW = 9710  # the column's range covers this row and its neighbours: about 1 bet in 7 wins
 
 
 def main() -> None:
@@ -41,24 +36,19 @@ def main() -> None:
         first_column = T0 // 5000 + 2
         columns = range(first_column, first_column + args.repeat)
         for column in columns:
-            cells = [(column, row) for row in ROWS]
-            batch = []
-            for n in range(args.bets):
-                row = cells[(n // len(users)) % len(cells)][1]
-                batch.append(
-                    PlaceBet(str(uuid.uuid4()), users[n % len(users)], column, row, 100, 25_000, n, T0)
-                )
-                if len(batch) == BATCH:
-                    store.apply_batch(batch)
-                    batch = []
-            if batch:
-                store.apply_batch(batch)
+            apply_in_batches(
+                store,
+                (
+                    PlaceBet(str(uuid.uuid4()), users[n % len(users)], column,
+                             ROWS[(n // len(users)) % len(ROWS)], 100, 25_000, n, T0)
+                    for n in range(args.bets)
+                ),
+            )  # fmt: skip
         clock.set((columns[-1] + 1) * 5000 + 5000)
-        low, high = (PRICE_ROW - 1) * 1000 + 500, (PRICE_ROW + 2) * 1000 - 500
         step_ms: list[float] = []
         per_column_s: list[float] = []
         for column in columns:
-            outcome = ColumnOutcome(column, "resolved", low, high, low, high, 100, None, None)
+            outcome = touching_outcome(column)
             column_started = time.process_time()
             while True:
                 started = time.process_time()
