@@ -8,6 +8,7 @@ from taptrade import bus
 from taptrade.clock import Clock, SystemClock
 from taptrade.config import Settings, grid_spec, redacted_url
 from taptrade.ledger import db
+from taptrade.ledger.checkpointer import WalCheckpointer
 from taptrade.ledger.resolver import Resolver
 from taptrade.ledger.rotation import Rotator
 from taptrade.ledger.service import LedgerService
@@ -44,6 +45,7 @@ def build_service(settings: Settings, clock: Clock | None = None) -> LedgerServi
         block_ms=settings.ledger_block_ms,
         resolver=resolver,
         rotator=Rotator(conn, clock, settings.weeks_dir),
+        checkpointer=WalCheckpointer(settings.live_db_path),
     )
 
 

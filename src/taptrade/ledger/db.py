@@ -27,7 +27,7 @@ _WRITER_PRAGMAS: dict[str, object] = {
 
 
 WRITER_CACHE_KIB = 64 * 1024
-WAL_CHECKPOINT_PAGES = 4000
+WAL_FALLBACK_CHECKPOINT_PAGES = 4000  # 16 MiB of 4 KiB pages
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 
 
@@ -53,19 +53,26 @@ def migrate(path: Path) -> list[str]:
 def open_writer(path: Path) -> sqlite3.Connection:
     """The ledger's connection: autocommit mode, so transactions are the explicit BEGIN/COMMIT we write."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    conn = open_durable(path)
+    # Performance only, not durability (docs/ledger.md): a page cache big enough for the hot indexes (bet
+    # ids are random UUIDs, so their index is written all over). Checkpoints are the `WalCheckpointer`'s,
+    # off the loop; the writer's own is the fallback, should that thread stop or fall behind.
+    conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_FALLBACK_CHECKPOINT_PAGES}")
+    conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
+    migrate(path)
+    return conn
+
+
+def open_durable(path: Path) -> sqlite3.Connection:
+    """A connection that may write live.db, with the durability pragmas set and read back (the writer's,
+    and the checkpointer's, whose fsync of the database file comes before SQLite reuses the WAL)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 5000")
-    # Performance only, not durability (docs/benchmarks.md): a page cache big enough for the hot indexes
-    # (bet ids are random UUIDs, so their index is written all over), and checkpoints every 16 MB of WAL
-    # rather than every 4 MB, so a page rewritten by many batches is copied back once.
-    conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
-    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
-    conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
     verify_durability(conn)
-    migrate(path)
     return conn
 
 

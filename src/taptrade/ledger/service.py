@@ -34,6 +34,7 @@ from taptrade.commands import (
     decode_loose_envelope,
     encode,
 )
+from taptrade.ledger.checkpointer import WalCheckpointer
 from taptrade.ledger.metrics import (
     LEDGER_BATCH_FAILURES_TOTAL,
     LEDGER_BATCH_SIZE,
@@ -83,6 +84,7 @@ class LedgerService:
         block_ms: int,
         resolver: Resolver | None = None,
         rotator: Rotator | None = None,
+        checkpointer: WalCheckpointer | None = None,
     ) -> None:
         self._redis = client
         # Entries stay as Redis sent them: building a dict per entry costs more than reading the one field.
@@ -94,6 +96,7 @@ class LedgerService:
         self.commands_handled = 0
         self._resolver = resolver
         self._rotator = rotator
+        self._checkpointer = checkpointer
         self._next_housekeeping = 0.0
         self._housekeeping_retry_s = RETRY_MIN_S
         self._housekeeping_paused_until = 0.0
@@ -114,6 +117,16 @@ class LedgerService:
 
     def run(self, stop: StopFlag) -> None:
         """Serve until `stop` is set. Database or Redis failures are retried with backoff, never fatal."""
+        if self._checkpointer is None:
+            self._serve(stop)
+            return
+        self._checkpointer.start()
+        try:
+            self._serve(stop)
+        finally:
+            self._checkpointer.stop()
+
+    def _serve(self, stop: StopFlag) -> None:
         retry_s = RETRY_MIN_S
         # Entries delivered before a crash (or a failed batch) and never acknowledged come first.
         pending_first = True
