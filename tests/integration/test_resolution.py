@@ -336,6 +336,31 @@ def test_the_steps_of_a_busy_column_are_spaced_so_bets_keep_the_cpu(
     client.close()
 
 
+def test_the_steps_come_close_together_once_the_next_column_is_due(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, resolver = six_bets_due(settings, step_bets=2)
+    client = redis.Redis.from_url(settings.resolved_redis_url())
+    service = LedgerService(client, store, batch_max=100, block_ms=10, resolver=resolver)
+    service.ensure_group()
+    steady = SteppedClock()
+    monkeypatch.setattr(ledger_service, "time", steady)
+    open_bets = "SELECT COUNT(*) FROM bets WHERE status = 'confirmed'"
+    service._housekeep(resolver)  # the first step, with the next column not yet due
+    assert not resolver.behind()
+    resolver_clock = resolver._clock
+    assert isinstance(resolver_clock, ManualClock)
+    resolver_clock.set((COLUMN + 2) * 5000 + 2000)  # the next column's end and grace have passed
+    assert resolver.behind()
+    steady.now += ledger_service.SETTLE_STEP_EVERY_S  # the step due on the normal spacing
+    service._housekeep(resolver)
+    assert rows(settings, open_bets) == [(2,)]
+    steady.now += ledger_service.SETTLE_STEP_CATCHING_UP_S  # and the next one after the short spacing
+    service._housekeep(resolver)
+    assert rows(settings, open_bets) == [(0,)]
+    client.close()
+
+
 def test_a_step_settles_each_owners_bets_in_order_with_numbered_events_and_a_balance_chain(
     settings: Settings,
 ) -> None:

@@ -97,6 +97,14 @@ class Resolver:
         """A column is part-way through its settlement: call `resolve_due` again soon."""
         return self._settling is not None
 
+    def behind(self) -> bool:
+        """The column after the one part-way through its settlement is already due: no time to space the
+        steps out."""
+        if self._settling is None:
+            return False
+        next_end_ms = self._grid.column_end_ms(self._settling.column + 1)
+        return self._clock.now_ms() >= next_end_ms + self._grace_ms
+
     def resolve_due(self) -> list[Resolved]:
         """Resolve the closed columns in order; a busy one takes one settlement step per call, so the
         result may hold a column that is not finished (its events so far, no column message yet)."""

@@ -61,11 +61,16 @@ def _raw_reply(response: object, **_options: object) -> object:
 
 RETRY_MIN_S = 0.05
 HOUSEKEEPING_EVERY_S = 0.2
-# The least time between two settlement steps of a busy column (docs/resolution.md): a column of 15,000 bets
-# settled as fast as the loop went took a whole core for most of a second every 5 s, and the bets placed
-# meanwhile waited for the CPU (the bet path's p99 rose from ~25 ms to ~200 ms each time). At 500 bets a
-# step this still settles 10,000 bets a second, twice the highest bet rate benchmarked.
-SETTLE_STEP_EVERY_S = 0.05
+# The least time between two settlement steps of a busy column (docs/resolution.md). Settled as fast as the
+# loop went, a column of 15,000 bets took a whole core for most of a second every 5 s, and the bets placed
+# meanwhile waited for the CPU (the bet path's p99 rose from ~25 ms to ~200 ms each time); 50 ms apart its
+# steps still came in 1.5 s and lined up with the worst seconds of a minute at 3,000 bets/s. 100 ms apart
+# (with the housekeeping's own step every 200 ms, about ten 500-bet steps a second) the same column takes
+# ~3 s of the 5 s before the next one is due.
+SETTLE_STEP_EVERY_S = 0.1
+# When the column after the one being settled is already due (a column too busy for ten steps a second, or
+# catching up after downtime), the steps come this close, so settlement never falls behind for good.
+SETTLE_STEP_CATCHING_UP_S = 0.02
 BARS_PER_READ = 2000
 RETRY_MAX_S = 5.0  # a failing batch (a full disk, say) is retried at most this far apart
 # Redis going away is retried far more often: an attempt costs nothing, and every second of waiting after
@@ -167,13 +172,13 @@ class LedgerService:
         try:
             if now >= self._next_housekeeping:
                 self._next_housekeeping = now + HOUSEKEEPING_EVERY_S
-                self._next_settle_step = now + SETTLE_STEP_EVERY_S
+                self._next_settle_step = now + _settle_spacing_s(resolver)
                 self.housekeeping(resolver)
                 if self._rotator is not None:
                     self._rotator.rotate_due()
                 self._housekeeping_retry_s = RETRY_MIN_S
             elif resolver.settling and now >= self._next_settle_step:
-                self._next_settle_step = now + SETTLE_STEP_EVERY_S
+                self._next_settle_step = now + _settle_spacing_s(resolver)
                 self.publish_resolved(resolver.resolve_due())  # a step between batches
         except BatchFailed as exc:
             LEDGER_BATCH_FAILURES_TOTAL.inc()
@@ -379,3 +384,7 @@ def _reply(request_id: str, outcome: Outcome) -> Reply:
         limits=outcome.limits,
         duplicate=outcome.duplicate,
     )
+
+
+def _settle_spacing_s(resolver: Resolver) -> float:
+    return SETTLE_STEP_CATCHING_UP_S if resolver.behind() else SETTLE_STEP_EVERY_S
