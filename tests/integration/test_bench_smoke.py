@@ -77,3 +77,23 @@ def test_the_settlement_benchmark_settles_a_small_column() -> None:
     assert "bets_per_column=1200 users=100 columns=1 step_bets=500" in out
     per_bet = float(out.strip().splitlines()[-1].removeprefix("settle_us_per_bet="))
     assert per_bet > 0
+
+
+def test_the_tail_report_bins_the_gateways_measure_and_marks_the_settlements(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    lines = [
+        '{"event": "bet", "ms": 4.0, "timestamp": "2026-12-05T02:00:10.010Z"}',
+        '{"event": "bet", "ms": 30.0, "timestamp": "2026-12-05T02:00:10.020Z"}',
+        '{"event": "column_resolving", "column": 7, "timestamp": "2026-12-05T02:00:10.300Z"}',
+        '{"event": "bet", "ms": 9.0, "timestamp": "2026-12-05T02:00:10.310Z"}',
+        "not a JSON line (the launcher's URL, say)",
+        '{"event": "column_resolved", "column": 7, "bets": 900, "steps": 2, "settle_ms": 12.5,'
+        ' "timestamp": "2026-12-05T02:00:10.600Z"}',
+        '{"event": "bet", "ms": 5.0, "timestamp": "2026-12-05T02:00:10.610Z"}',
+    ]
+    log.write_text("\n".join(lines) + "\n")
+    out = run_bench([sys.executable, "-m", "bench.gateway_tail", str(log)], timeout_s=30)
+    bins, totals, columns = out.strip().splitlines()
+    assert bins == "10.00:30 10.25:9R 10.50:5D"  # each quarter second's p99, settlement begun and done
+    assert totals == "gateway_ms p50=9.0 p99=30.0 p999=30.0 bets=4"
+    assert columns == "columns (bets, steps, settle_ms): 900/2/12.5"
