@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 
 import msgspec
 import pytest
@@ -307,45 +308,49 @@ class SteppedClock:
         return time.perf_counter()
 
 
-def test_the_steps_of_a_busy_column_are_spaced_so_bets_keep_the_cpu(
+@pytest.fixture
+def stepped_service(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Iterator[tuple[LedgerService, Resolver, SteppedClock]]:
+    """The ledger service over `six_bets_due` (two bets a step), its time the test's `SteppedClock`."""
     store, resolver = six_bets_due(settings, step_bets=2)
     client = redis.Redis.from_url(settings.resolved_redis_url())
     service = LedgerService(client, store, batch_max=100, block_ms=10, resolver=resolver)
     service.ensure_group()
     steady = SteppedClock()
     monkeypatch.setattr(ledger_service, "time", steady)
-    open_bets = "SELECT COUNT(*) FROM bets WHERE status = 'confirmed'"
-
-    service._housekeep(resolver)  # housekeeping: the column's first step
-    assert rows(settings, open_bets) == [(4,)]
-    for _ in range(5):  # the loop comes round again at once, after each batch of bets: no step yet
-        service._housekeep(resolver)
-    assert rows(settings, open_bets) == [(4,)]
-    steady.now += ledger_service.SETTLE_STEP_EVERY_S
-    service._housekeep(resolver)
-    service._housekeep(resolver)
-    assert rows(settings, open_bets) == [(2,)]  # one step, then the wait again
-    steady.now += ledger_service.SETTLE_STEP_EVERY_S
-    service._housekeep(resolver)
-    assert rows(settings, open_bets) == [(0,)]
-    steady.now += ledger_service.SETTLE_STEP_EVERY_S
-    service._housekeep(resolver)  # a full last step needs one more to see that none is left
-    assert not resolver.settling
+    yield service, resolver, steady
     client.close()
 
 
-def test_the_steps_come_close_together_once_the_next_column_is_due(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+OPEN_BETS = "SELECT COUNT(*) FROM bets WHERE status = 'confirmed'"
+
+
+def test_the_steps_of_a_busy_column_are_spaced_so_bets_keep_the_cpu(
+    settings: Settings, stepped_service: tuple[LedgerService, Resolver, SteppedClock]
 ) -> None:
-    store, resolver = six_bets_due(settings, step_bets=2)
-    client = redis.Redis.from_url(settings.resolved_redis_url())
-    service = LedgerService(client, store, batch_max=100, block_ms=10, resolver=resolver)
-    service.ensure_group()
-    steady = SteppedClock()
-    monkeypatch.setattr(ledger_service, "time", steady)
-    open_bets = "SELECT COUNT(*) FROM bets WHERE status = 'confirmed'"
+    service, resolver, steady = stepped_service
+    service._housekeep(resolver)  # housekeeping: the column's first step
+    assert rows(settings, OPEN_BETS) == [(4,)]
+    for _ in range(5):  # the loop comes round again at once, after each batch of bets: no step yet
+        service._housekeep(resolver)
+    assert rows(settings, OPEN_BETS) == [(4,)]
+    steady.now += ledger_service.SETTLE_STEP_EVERY_S
+    service._housekeep(resolver)
+    service._housekeep(resolver)
+    assert rows(settings, OPEN_BETS) == [(2,)]  # one step, then the wait again
+    steady.now += ledger_service.SETTLE_STEP_EVERY_S
+    service._housekeep(resolver)
+    assert rows(settings, OPEN_BETS) == [(0,)]
+    steady.now += ledger_service.SETTLE_STEP_EVERY_S
+    service._housekeep(resolver)  # a full last step needs one more to see that none is left
+    assert not resolver.settling
+
+
+def test_the_steps_come_close_together_once_the_next_column_is_due(
+    settings: Settings, stepped_service: tuple[LedgerService, Resolver, SteppedClock]
+) -> None:
+    service, resolver, steady = stepped_service
     service._housekeep(resolver)  # the first step, with the next column not yet due
     assert not resolver.behind()
     resolver_clock = resolver._clock
@@ -354,11 +359,10 @@ def test_the_steps_come_close_together_once_the_next_column_is_due(
     assert resolver.behind()
     steady.now += ledger_service.SETTLE_STEP_EVERY_S  # the step due on the normal spacing
     service._housekeep(resolver)
-    assert rows(settings, open_bets) == [(2,)]
+    assert rows(settings, OPEN_BETS) == [(2,)]
     steady.now += ledger_service.SETTLE_STEP_CATCHING_UP_S  # and the next one after the short spacing
     service._housekeep(resolver)
-    assert rows(settings, open_bets) == [(0,)]
-    client.close()
+    assert rows(settings, OPEN_BETS) == [(0,)]
 
 
 def test_a_step_settles_each_owners_bets_in_order_with_numbered_events_and_a_balance_chain(
