@@ -42,7 +42,7 @@ def test_committed_pages_reach_the_database_file_without_the_writer_checkpointin
     writer = db.open_writer(path)
     add_users(writer, 0, 50)
     assert rows_in_the_database_file(path) == 0  # all of it still in the WAL: the writer did not checkpoint
-    rounds_before = REGISTRY.get_sample_value("ledger_wal_checkpoint_seconds_count") or 0.0
+    checkpoints_before = REGISTRY.get_sample_value("ledger_wal_checkpoint_seconds_count") or 0.0
     checkpointer = WalCheckpointer(path, every_s=0.01)
     checkpointer.start()
     try:
@@ -52,11 +52,11 @@ def test_committed_pages_reach_the_database_file_without_the_writer_checkpointin
     finally:
         checkpointer.stop()
     assert not checkpointer.running
-    assert checkpointer.rounds > 0
+    assert checkpointer.checkpoints > 0
     assert checkpointer.failures == 0
     assert (
         REGISTRY.get_sample_value("ledger_wal_checkpoint_seconds_count")
-        == rounds_before + checkpointer.rounds
+        == checkpoints_before + checkpointer.checkpoints
     )
     assert REGISTRY.get_sample_value("ledger_wal_pages") is not None
 
@@ -96,12 +96,12 @@ def test_the_checkpointer_syncs_the_database_file_as_the_writer_does(tmp_path: P
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_the_writer_checkpoints_itself_only_far_above_the_checkpointers_rounds(tmp_path: Path) -> None:
+def test_the_writer_keeps_its_own_checkpoint_as_the_fallback(tmp_path: Path) -> None:
     writer = db.open_writer(tmp_path / "live.db")
     assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == db.WAL_FALLBACK_CHECKPOINT_PAGES
 
 
-def test_a_failing_checkpoint_is_logged_and_the_next_round_tried(
+def test_a_failing_checkpoint_is_logged_and_the_next_one_tried(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "live.db"
@@ -112,16 +112,16 @@ def test_a_failing_checkpoint_is_logged_and_the_next_round_tried(
     checkpointer.checkpoint(conn)
     checkpointer.checkpoint(conn)
     assert checkpointer.failures == 2
-    assert checkpointer.rounds == 0
+    assert checkpointer.checkpoints == 0
     logged = capsys.readouterr().err
-    assert logged.count('"wal_checkpoint_failed"') == 1  # once a minute, not once a round
+    assert logged.count('"wal_checkpoint_failed"') == 1  # once a minute, not at every failure
 
 
 def test_the_ledger_checkpoints_in_the_background_while_it_serves(settings: Settings) -> None:
     with LedgerThread(settings) as ledger:
         checkpointer = ledger.service._checkpointer
         assert checkpointer is not None
-        wait_for(lambda: checkpointer.running and checkpointer.rounds > 0, what="a first round")
+        wait_for(lambda: checkpointer.running and checkpointer.checkpoints > 0, what="a first checkpoint")
         add_users(db.open_durable(settings.live_db_path), 0, 10)  # a second writer, between the ledger's
         wait_for(lambda: rows_in_the_database_file(settings.live_db_path) == 10, what="rows in the file")
     assert not checkpointer.running

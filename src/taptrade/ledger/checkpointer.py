@@ -38,7 +38,7 @@ class WalCheckpointer:
         self._every_s = every_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.rounds = 0
+        self.checkpoints = 0
         self.failures = 0
         self._failure_logged_at = -FAILURE_LOG_EVERY_S
 
@@ -77,6 +77,6 @@ class WalCheckpointer:
                 self._failure_logged_at = now
                 log.error("wal_checkpoint_failed", error=str(exc), failures=self.failures)
             return
-        self.rounds += 1
+        self.checkpoints += 1
         LEDGER_WAL_PAGES.set(wal_pages)
         LEDGER_WAL_CHECKPOINT_SECONDS.observe(time.perf_counter() - started)

@@ -35,7 +35,7 @@ BETS_RESOLVED_TOTAL = Counter(
 )
 LEDGER_WAL_CHECKPOINT_SECONDS = Histogram(
     "ledger_wal_checkpoint_seconds",
-    "Time of one round of the background WAL checkpoint (page copies and the database file's fsync).",
+    "Time of one background WAL checkpoint (page copies and the database file's fsync).",
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
 LEDGER_WAL_PAGES = Gauge(
