@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # The ledger (DESIGN §4).
     ledger_batch_max: int = Field(default=512, ge=1, le=100_000)
     ledger_block_ms: int = Field(default=100, ge=1, le=10_000)
+    # The least time from one read of the intake to the next while commands keep coming (group commit:
+    # fewer, larger batches; ledger/read_pacer.py, docs/ledger.md).
+    ledger_batch_interval_ms: float = Field(default=5.0, ge=0.0, le=1000.0)
     ledger_metrics_port: int = Field(default=9101, ge=0, le=65535)
     feed_metrics_port: int = Field(default=9102, ge=0, le=65535)
     intake_max_len: int = Field(default=100_000, ge=100)

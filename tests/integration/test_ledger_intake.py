@@ -154,6 +154,50 @@ def test_ledger_creates_its_group_from_the_start_of_an_existing_stream(settings:
     assert conn.execute("SELECT balance_cents FROM users").fetchall() == [(700,)]
 
 
+def test_commands_arriving_steadily_share_batches_paced_by_the_interval(settings: Settings) -> None:
+    """20 deposits 10 ms apart, with reads at least 100 ms apart: a handful of batches, not one each."""
+    paced = settings.model_copy(update={"ledger_batch_interval_ms": 100.0})
+    owner = address(14)
+    client = redis.Redis.from_url(settings.resolved_redis_url())
+    arrivals = 20
+    with LedgerThread(paced) as ledger:
+        time.sleep(0.3)  # past the read of what was pending at start
+        for n in range(arrivals):
+            env = Env(request_id=str(n), reply_to=None, command=deposit(owner, 100))
+            client.xadd(bus.INTAKE_STREAM, {"m": encode(env)})
+            time.sleep(0.01)
+        wait_for(lambda: ledger.service.commands_handled == arrivals, what="all deposits handled")
+
+    # Over ~200 ms of arrivals: about three reads; one per deposit without the pacing.
+    assert ledger.service.batches_committed <= 5
+    conn = db.open_reader(settings.live_db_path)
+    assert conn.execute("SELECT balance_cents FROM users").fetchall() == [(100 * arrivals,)]
+
+
+def test_after_a_quiet_spell_a_command_is_read_at_once(settings: Settings) -> None:
+    """The pause follows only a read that found work: once a read has come back empty, the next command is
+    read as it arrives, not a whole interval after the last read."""
+    paced = settings.model_copy(update={"ledger_batch_interval_ms": 1000.0, "ledger_block_ms": 100})
+    owner = address(15)
+    client = redis.Redis.from_url(settings.resolved_redis_url())
+
+    def send(n: int) -> None:
+        env = Env(request_id=str(n), reply_to=None, command=deposit(owner, 100))
+        client.xadd(bus.INTAKE_STREAM, {"m": encode(env)})
+
+    with LedgerThread(paced) as ledger:
+        time.sleep(0.3)
+        send(0)
+        wait_for(lambda: ledger.service.commands_handled == 1, what="first deposit handled")
+        # The paced read comes ~1 s after the first and finds nothing within its 100 ms block; a pause
+        # after that empty read would hold the next command until ~2 s.
+        time.sleep(1.5)
+        sent = time.monotonic()
+        send(1)
+        wait_for(lambda: ledger.service.commands_handled == 2, what="second deposit handled")
+        assert time.monotonic() - sent < 0.3
+
+
 async def test_the_intake_scripts_survive_redis_forgetting_them(settings: Settings) -> None:
     """After a Redis restart (or SCRIPT FLUSH) the scripts are loaded again on first use; nothing fails."""
     from taptrade.bus import IntakeClient, connect_async

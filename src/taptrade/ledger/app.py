@@ -43,6 +43,7 @@ def build_service(settings: Settings, clock: Clock | None = None) -> LedgerServi
         store,
         batch_max=settings.ledger_batch_max,
         block_ms=settings.ledger_block_ms,
+        batch_interval_s=settings.ledger_batch_interval_ms / 1000,
         resolver=resolver,
         rotator=Rotator(conn, clock, settings.weeks_dir),
         checkpointer=WalCheckpointer(settings.live_db_path),

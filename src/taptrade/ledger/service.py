@@ -2,8 +2,9 @@
 reply and publish events.
 
 Order matters and is the whole of the durability argument:
-1. XREADGROUP takes whatever is queued (up to the batch cap) — no artificial wait, so a batch is what
-   arrived while the previous one committed.
+1. XREADGROUP takes whatever is queued (up to the batch cap). While bets keep coming, reads are at least
+   `batch_interval_s` apart (`read_pacer`), so a batch is what arrived over that interval; after a quiet
+   spell the first command is read at once.
 2. `LedgerStore.apply_batch` commits (fsync) before anything is told to anyone.
 3. Only then one pipelined round trip: XACK, trim what is acknowledged, the replies (one message per
    reply channel), the users' events (one message).
@@ -42,6 +43,7 @@ from taptrade.ledger.metrics import (
     LEDGER_COMMIT_SECONDS,
     LEDGER_STORAGE_REFUSING,
 )
+from taptrade.ledger.read_pacer import ReadPacer
 from taptrade.ledger.resolver import Resolved, Resolver
 from taptrade.ledger.rotation import Rotator
 from taptrade.ledger.store import BatchFailed, LedgerStore, Outcome
@@ -87,6 +89,7 @@ class LedgerService:
         *,
         batch_max: int,
         block_ms: int,
+        batch_interval_s: float = 0.0,
         resolver: Resolver | None = None,
         rotator: Rotator | None = None,
         checkpointer: WalCheckpointer | None = None,
@@ -97,6 +100,7 @@ class LedgerService:
         self._store = store
         self._batch_max = batch_max
         self._block_ms = block_ms
+        self._pacer = ReadPacer(batch_interval_s, batch_max)
         self.batches_committed = 0
         self.commands_handled = 0
         self._resolver = resolver
@@ -141,7 +145,7 @@ class LedgerService:
                 if not group_ready:
                     self.ensure_group()
                     group_ready = True
-                entries = self._read(pending=pending_first)
+                entries = self._read(stop, pending=pending_first)
                 if pending_first and not entries:
                     pending_first = False
                     continue
@@ -191,7 +195,14 @@ class LedgerService:
         """Close the Redis connections (after `run` has returned)."""
         self._redis.close()
 
-    def _read(self, pending: bool) -> list[StreamEntry]:
+    def _read(self, stop: StopFlag, pending: bool) -> list[StreamEntry]:
+        """The next batch: entries delivered before and never acknowledged (`pending`), else new ones, read
+        no sooner than the pacer allows."""
+        if not pending:
+            wait_s = self._pacer.wait_s(time.monotonic())
+            if wait_s > 0:
+                stop.wait(wait_s)
+        started = time.monotonic()
         response = self._redis.xreadgroup(
             bus.INTAKE_GROUP,
             bus.LEDGER_CONSUMER,
@@ -199,7 +210,9 @@ class LedgerService:
             count=self._batch_max,
             block=None if pending else self._block_ms,
         )
-        return _entries(response)
+        entries = _entries(response)
+        self._pacer.read(started, len(entries))
+        return entries
 
     def handle(self, entries: Sequence[StreamEntry]) -> None:
         """Apply one batch of stream entries: commit, then acknowledge, reply and publish."""
