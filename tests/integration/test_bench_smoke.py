@@ -45,7 +45,12 @@ def test_a_ten_second_mixed_run_is_answered_and_checks_out(tmp_path: Path) -> No
     assert reads, out
     assert int(bets[1]) == int(reads[1]) == 300, out  # 60/s for 10 s, every other one a read
     answers = next(line for line in out.splitlines() if line.startswith("answers "))
-    assert re.search(r"measure bet 201=300\b", answers), answers
+    # The simulated price wanders at random: a bet the price has left behind is answered `no_quote` (the
+    # cell has no multiplier now), the server's right answer. Nothing else but 201.
+    measured = dict(re.findall(r"measure bet (\d{3}(?: \w+)?)=(\d+)", answers))
+    assert set(measured) <= {"201", "422 no_quote"}, answers
+    assert sum(map(int, measured.values())) == 300, answers
+    assert int(measured.get("201", 0)) >= 270, answers
     assert "timeout" not in answers, answers
     assert not re.search(r" 5\d\d ", answers), answers
     assert re.search(r"cpu_ms_per_request .*gateway-worker=\d", out), out
