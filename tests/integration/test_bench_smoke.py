@@ -25,11 +25,17 @@ def run_bench(argv: list[str], timeout_s: float) -> str:
     return result.stdout
 
 
+# Of seeds 0-19,999 the one whose simulated price strays least from its start in 90 s (at most $16.21).
+CALM_SEED = 2696
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_a_ten_second_mixed_run_is_answered_and_checks_out(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "data", free_port()
-    proc = start(data_dir, tmp_path / "launcher.log", port)
+    # A seeded market whose price keeps within $17 of where it starts for 90 s: left to chance, the price
+    # can leave the rows of a bet signed in advance, and the bet is then rightly answered `no_quote`.
+    proc = start(data_dir, tmp_path / "launcher.log", port, env={"TAPTRADE_FEED_SEED": str(CALM_SEED)})
     try:
         hold_breaker_closed(data_dir)
         argv = [sys.executable, "-m", "bench.loadgen", "--url", f"http://127.0.0.1:{port}",
@@ -45,12 +51,7 @@ def test_a_ten_second_mixed_run_is_answered_and_checks_out(tmp_path: Path) -> No
     assert reads, out
     assert int(bets[1]) == int(reads[1]) == 300, out  # 60/s for 10 s, every other one a read
     answers = next(line for line in out.splitlines() if line.startswith("answers "))
-    # The simulated price wanders at random: a bet the price has left behind is answered `no_quote` (the
-    # cell has no multiplier now), the server's right answer. Nothing else but 201.
-    measured = dict(re.findall(r"measure bet (\d{3}(?: \w+)?)=(\d+)", answers))
-    assert set(measured) <= {"201", "422 no_quote"}, answers
-    assert sum(map(int, measured.values())) == 300, answers
-    assert int(measured.get("201", 0)) >= 270, answers
+    assert re.search(r"measure bet 201=300\b", answers), answers
     assert "timeout" not in answers, answers
     assert not re.search(r" 5\d\d ", answers), answers
     assert re.search(r"cpu_ms_per_request .*gateway-worker=\d", out), out

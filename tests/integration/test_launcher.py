@@ -43,12 +43,17 @@ def launcher_env() -> dict[str, str]:
     return env
 
 
-def start(data_dir: Path, log: Path, port: int | None = None, *options: str) -> subprocess.Popen[str]:
+def start(
+    data_dir: Path, log: Path, port: int | None = None, *options: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """`taptrade run` with `options`; `env` adds settings to the launcher's environment."""
     port = port or free_port()
     argv = [sys.executable, "-m", "taptrade", "run", "--data-dir", str(data_dir), "--port", str(port)]
     argv += options
     with log.open("a") as err:
-        proc = subprocess.Popen(argv, env=launcher_env(), stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.Popen(
+            argv, env={**launcher_env(), **(env or {})}, stdout=subprocess.PIPE, stderr=err, text=True
+        )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if "Tap Trading is running" not in line:
