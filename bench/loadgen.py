@@ -28,7 +28,9 @@ otherwise it waits until the live feed has opened betting and bets on the rows a
 is spread over `--procs` loader processes, none of them the server's, each with `--connections / --procs`
 keep-alive connections speaking raw HTTP/1.1 to stay cheap.
 
-Reports: per phase and kind, achieved rate and latency percentiles; answers by status and error code (503s
+Reports: per phase and kind, achieved rate and latency percentiles; the loader's own lateness (whether each
+process was ready before its first request was due, and how late requests were handed to the connections),
+part of every latency, so it is read before the server is blamed; answers by status and error code (503s
 noted with their Retry-After); the server's CPU per request by role; then checks that every confirmed bet
 is in the database exactly once and that integrity holds. The last line is `check=ok` or `check=FAILED`.
 """
@@ -97,6 +99,11 @@ class Results:
     last_done_s: dict[str, float] = field(default_factory=dict)
     cpu_s: float = 0.0
     bets: list[tuple[float, float, int]] = field(default_factory=list)  # with --record: due, done, status
+    # The loader's own lateness, which its latencies include: how long before the first request was due
+    # this process was ready to send (negative: it started late), and per phase how late each request
+    # was handed to the connections (its event loop or its CPU share behind the schedule).
+    ready_s: float = 0.0
+    send_lag_ms: dict[str, list[float]] = field(default_factory=dict)
 
 
 # With --record: each bet's (due, done, status) is kept; set before the loader processes fork.
@@ -312,10 +319,14 @@ async def _run(jobs: list[Job], traffic: Traffic, host: str, port: int, connecti
     await links.open()
     stop = asyncio.Event()
     follower = asyncio.create_task(_follow_price(traffic, host, port, stop))
+    results.ready_s = (jobs[0].due_s - time.time()) if jobs else 0.0
+    lags = results.send_lag_ms
     for job in jobs:
         delay = job.due_s - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
+            delay = job.due_s - time.time()
+        lags.setdefault(job.phase, []).append(max(0.0, -delay) * 1000)
         links.submit(job)  # open loop: it leaves on time, or waits for a connection and is late
     try:
         # Every request is answered or timed out by then; a connection that cannot be opened again must
@@ -450,6 +461,24 @@ def latency_lines(results: list[Results], phases: list[Phase], start_s: float) -
                 + f" max={max(values):.1f} mean={statistics.fmean(values):.1f}"
             )
         phase_start += phase.seconds
+    return lines
+
+
+def lateness_lines(results: list[Results], phases: list[Phase]) -> list[str]:
+    """The loader's own lateness, to be read before blaming the server for a latency: whether each process
+    was ready before its first request was due, and how late requests were handed to the connections."""
+    ready = ", ".join(f"{r.ready_s:.1f}" for r in results)
+    lines = [f"loader_ready_s_before_first_due=[{ready}]"]
+    if any(r.ready_s < 0 for r in results):
+        lines.append("loader_started_late: the first requests left late, and their latencies say so")
+    for phase in phases:
+        lags = [x for r in results for x in r.send_lag_ms.get(phase.name, [])]
+        if lags:
+            lines.append(
+                f"loader_send_lag_ms phase={phase.name} "
+                + " ".join(f"p{int(p * 100)}={percentile(lags, p):.1f}" for p in (0.5, 0.99))
+                + f" max={max(lags):.1f}"
+            )
     return lines
 
 
@@ -692,14 +721,17 @@ def report(
     for line in latency_lines(results, phases, start_s):
         if any(f"phase={p.name} " in line for p in measured):
             print(line)
+    for line in lateness_lines(results, measured):
+        print(line)
     if args.timeline:
         seconds: dict[int, list[float]] = {}
         for r in results:
             for second, values in r.by_second.items():
                 seconds.setdefault(second, []).extend(values)
         first = min(seconds, default=0)
-        print("timeline p99_ms by second: " + " ".join(
-            f"{s - first}:{percentile(v, 0.99):.0f}" for s, v in sorted(seconds.items())))  # fmt: skip
+        measured_from = int(start_s + sum(p.seconds for p in phases if p.name == "warmup")) - first
+        by_second = " ".join(f"{s - first}:{percentile(v, 0.99):.0f}" for s, v in sorted(seconds.items()))
+        print(f"timeline p99_ms by second (0: the first sent; measured from {measured_from}): {by_second}")
     answers: Counter[str] = sum((r.answers for r in results), Counter())
     print("answers " + " | ".join(f"{k}={v}" for k, v in sorted(answers.items())))
     requests = sum(len(v) for r in results for (p, _), v in r.latencies_ms.items() if p != "warmup")

@@ -55,6 +55,10 @@ def test_a_ten_second_mixed_run_is_answered_and_checks_out(tmp_path: Path) -> No
     assert "timeout" not in answers, answers
     assert not re.search(r" 5\d\d ", answers), answers
     assert re.search(r"cpu_ms_per_request .*gateway-worker=\d", out), out
+    # The loader's own lateness is reported, and it was ready before its first request was due.
+    assert re.search(r"loader_send_lag_ms phase=measure p50=[\d.]+ p99=[\d.]+", out), out
+    assert re.search(r"loader_ready_s_before_first_due=\[\d", out), out
+    assert "loader_started_late" not in out, out
 
 
 @pytest.mark.slow
