@@ -174,12 +174,13 @@ class ScriptLane:
 
     async def run(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         try:
-            return await self._command(b"EVALSHA", script.sha, len(keys), *keys, *args)
+            return await self.command(b"EVALSHA", script.sha, len(keys), *keys, *args)
         except NoScriptError:
-            await self._command(b"SCRIPT", b"LOAD", script.source)
-            return await self._command(b"EVALSHA", script.sha, len(keys), *keys, *args)
+            await self.command(b"SCRIPT", b"LOAD", script.source)
+            return await self.command(b"EVALSHA", script.sha, len(keys), *keys, *args)
 
-    async def _command(self, *parts: Any) -> Any:
+    async def command(self, *parts: Any) -> Any:
+        """Any command, pipelined with the rest; its reply as hiredis parses it (bytes, lists, ints)."""
         protocol = self._protocol
         if protocol is None or protocol.lost:
             protocol = await self._connect()

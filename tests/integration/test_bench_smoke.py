@@ -89,6 +89,13 @@ def test_the_settlement_benchmark_settles_a_small_column() -> None:
     assert per_bet > 0
 
 
+def test_the_session_read_benchmark_looks_every_session_up() -> None:
+    out = run_bench([sys.executable, "-m", "bench.session_reads", "--sessions", "40"], timeout_s=60)
+    for label in ("fresh_connection", "connection_made"):
+        assert re.search(rf"^{label}: lookups=40 wall_ms=\d+ cpu_us_per_lookup=\d+ p50_ms=", out, re.M), out
+    assert re.search(r"^parse_us=\d+\.\d$", out, re.M), out
+
+
 def test_the_tail_report_bins_the_gateways_measure_and_marks_the_settlements(tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     lines = [

@@ -234,3 +234,21 @@ async def test_no_redis_to_subscribe_to_means_not_started() -> None:
     subscription = Subscription({"host": "127.0.0.1", "port": free_port()}, ["c"], Heard(), name="test")
     with pytest.raises(LaneNotSent):
         await subscription.start()
+
+
+async def test_a_plain_command_shares_the_lane_with_scripts(
+    redis_url: str, redis_server: RedisServer
+) -> None:
+    redis.Redis.from_url(redis_url).hset("tt:test:hash", mapping={"a": "1", "b": "2"})
+    lane = ScriptLane(where(redis_server), timeout_s=2.0)
+    try:
+        flat, echoed, missing = await asyncio.gather(
+            lane.command(b"HGETALL", "tt:test:hash"),
+            lane.run(ECHO, ["tt:test:count"], ["between"]),
+            lane.command(b"HGETALL", "tt:test:none"),
+        )
+    finally:
+        lane.close()
+    assert dict(zip(flat[::2], flat[1::2], strict=True)) == {b"a": b"1", b"b": b"2"}
+    assert echoed == b"between"
+    assert missing == []

@@ -70,6 +70,7 @@ class GatewayState:
         await self.hub.close()
         await self.market.close()
         await self.intake.close()
+        self.sessions.close()
         await self.redis.aclose()
 
 
