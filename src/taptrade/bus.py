@@ -218,8 +218,8 @@ class IntakeClient:
         self.client_id = client_id or uuid.uuid4().hex
         self.channel = reply_channel(self.client_id)
         self._waiting: dict[str, asyncio.Future[Reply]] = {}
+        self._scripts = ScriptLane.for_client(redis)
         where = redis.connection_pool.connection_kwargs
-        self._scripts = ScriptLane(where, where.get("socket_timeout") or 2.0)
         self._replies = Subscription(where, [self.channel], self._on_replies, name="reply", timeout_s=5.0)
 
     async def start(self) -> None:

@@ -33,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import hiredis
 from redis.exceptions import (
@@ -45,6 +45,9 @@ from redis.exceptions import (
 )
 
 from taptrade.obs.logging import get_logger
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 log = get_logger(__name__)
 
@@ -171,6 +174,12 @@ class ScriptLane:
         self._protocol: _LaneProtocol | None = None
         self._connecting: asyncio.Lock | None = None
         self._watchdog: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def for_client(cls, client: aioredis.Redis) -> ScriptLane:
+        """A lane to the Redis that `client` uses: its address, credentials and command timeout."""
+        where = client.connection_pool.connection_kwargs
+        return cls(where, where.get("socket_timeout") or 2.0)
 
     async def run(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         try:

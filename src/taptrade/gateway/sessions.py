@@ -52,8 +52,7 @@ class Sessions:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
         self._cache: OrderedDict[str, Session] = OrderedDict()
-        where = redis.connection_pool.connection_kwargs
-        self._reads = ScriptLane(where, where.get("socket_timeout") or 2.0)
+        self._reads = ScriptLane.for_client(redis)
 
     def close(self) -> None:
         self._reads.close()
