@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import uvloop
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from tests.gateway_support import Trader
 
 from taptrade.auth.session_keys import load_session_key
 from taptrade.bus import connect_async
@@ -32,15 +30,7 @@ KEYS = 50  # distinct session keys, shared round-robin: generating one per sessi
 
 
 def session_keys() -> list[str]:
-    keys = []
-    for _ in range(KEYS):
-        der = (
-            ec.generate_private_key(ec.SECP256R1())
-            .public_key()
-            .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        )
-        keys.append(base64.urlsafe_b64encode(der).decode().rstrip("="))
-    return keys
+    return [Trader().session_key_b64() for _ in range(KEYS)]
 
 
 async def lookups(url: str, count: int, keys: list[str]) -> None:

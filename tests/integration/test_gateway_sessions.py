@@ -5,36 +5,24 @@ gone is reported as redis-py's `ConnectionError`, the one Redis failure the call
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from taptrade.bus import connect_async
 from taptrade.gateway.sessions import Sessions
+from tests.gateway_support import Trader
 from tests.support import RedisServer
-
-ADDRESS = "0x" + "ab" * 20
-
-
-def session_key_b64() -> str:
-    der = (
-        ec.generate_private_key(ec.SECP256R1())
-        .public_key()
-        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    return base64.urlsafe_b64encode(der).decode().rstrip("=")
 
 
 async def test_a_session_not_yet_cached_is_read_while_the_pool_is_held(redis_url: str) -> None:
     now_ms = int(time.time() * 1000)
+    trader = Trader()
     writer = connect_async(redis_url)
-    token = await Sessions(writer).create(ADDRESS, session_key_b64(), now_ms + 60_000, now_ms)
+    token = await Sessions(writer).create(trader.address, trader.session_key_b64(), now_ms + 60_000, now_ms)
     await writer.aclose()
     # A pool of one connection, checked out by someone else (a slow request, a blocking read).
     client = connect_async(redis_url, pool_size=1, timeout_s=2.0)
@@ -43,7 +31,7 @@ async def test_a_session_not_yet_cached_is_read_while_the_pool_is_held(redis_url
     try:
         session = await asyncio.wait_for(sessions.lookup(token, now_ms, confirm=False), 1.0)
         assert session is not None
-        assert session.address == ADDRESS
+        assert session.address == trader.address
         assert await asyncio.wait_for(sessions.lookup("not-a-token", now_ms), 1.0) is None
     finally:
         sessions.close()
