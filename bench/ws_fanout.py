@@ -36,17 +36,19 @@ To separate the pacing from the cost of fanning out, each client is mapped to th
 `delay_first_ms` (first receipt minus `ts_ms`: feed, Redis, the pacer's wait and one send) and
 `fanout_spread_ms` (each receipt minus that first receipt: how long the worker takes to get the message
 to all its clients, plus the loaders' own lag). The spread is the part that grows with the clients.
-Given the server's `--data-dir`, this process also subscribes to the feed's price channel in Redis:
+Quote tables are timed the same way (`quotes_delay_ms`: receipt minus the table's `ts_ms`, the feed's
+time when it made it), so that what is done for the prices' sake is seen to cost the tables. Given the
+server's `--data-dir`, this process also subscribes to the feed's price channel in Redis:
 `delay_at_redis_ms` (arrival there minus `ts_ms`) is the part of every delay spent before the gateway.
 
 The loaders share the machine with the server: their CPU is reported so that a loader near a full core,
 whose own lag then inflates the delays, is not taken for the server's.
 
 Reports: clients connected and the time it took, clients the server closed (by close code; 1013 is a
-client too slow for it, 1006 a connection lost without a close frame), price messages per client per
-second, the delays, the loaders' CPU, the server's CPU by role during the window, the whole machine's CPU
-(and what other processes took: on a shared machine, figures taken while something else ran are not the
-server's), and the gateway workers' open files against their limit.
+client too slow for it, 1006 a connection lost without a close frame), price messages and quote tables
+per client per second, the delays, the loaders' CPU, the server's CPU by role during the window, the whole
+machine's CPU (and what other processes took: on a shared machine, figures taken while something else ran
+are not the server's), and the gateway workers' open files against their limit.
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ class Client:
     result: LoaderResult
     port: int = 0  # the client's local port, once connected: how `ss` names it on the server's side
     prices: int = 0  # price messages received in the window
+    quotes: int = 0  # quote tables received in the window
 
     def on_message(self, text: bytes, received_ms: float) -> None:
         window = self.window
@@ -123,6 +126,9 @@ class Client:
             result.ports.append(self.port)
             result.ts_ms.append(message.ts_ms)
             result.received_ms.append(received_ms)
+        elif message.type == "quotes" and message.ts_ms is not None:
+            self.quotes += 1
+            self.result.quote_delays_ms.append(received_ms - message.ts_ms)
 
     def on_closed(self, closed: asyncio.Future[int]) -> None:
         if not self.window.closing:
@@ -145,6 +151,8 @@ class LoaderResult:
     ts_ms: array[int] = field(default_factory=lambda: array("q"))
     received_ms: array[float] = field(default_factory=lambda: array("d"))
     prices_per_client: list[int] = field(default_factory=list)
+    quote_delays_ms: array[float] = field(default_factory=lambda: array("d"))
+    quotes_per_client: list[int] = field(default_factory=list)
     closes: list[tuple[float, int]] = field(default_factory=list)  # (Unix ms, close code) by the server
     cpu_s: float = 0.0
     wall_s: float = 0.0
@@ -207,6 +215,7 @@ async def run_loader(pipe: Connection, url: str, count: int, concurrency: int) -
 
     window.closing = True
     result.prices_per_client = [c.prices for c in clients]
+    result.quotes_per_client = [c.quotes for c in clients]
     for listener in listeners:
         listener.close()
     if listeners:
@@ -399,6 +408,13 @@ def report(
     print(spread_line("delay_ms", delays))
     if at_redis_ms is not None:
         print(spread_line("delay_at_redis_ms", at_redis_ms))
+    quote_counts = [n / duration_s for r in results for n in r.quotes_per_client]
+    if quote_counts:
+        print(
+            f"quotes_msgs_per_client_per_s mean={sum(quote_counts) / len(quote_counts):.2f} "
+            f"min={min(quote_counts):.2f} max={max(quote_counts):.2f}"
+        )
+    print(spread_line("quotes_delay_ms", [d for r in results for d in r.quote_delays_ms]))
     firsts, spreads = fanout_split(results, workers)
     print(spread_line("delay_first_ms", firsts))
     print(spread_line("fanout_spread_ms", spreads))

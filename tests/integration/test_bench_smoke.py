@@ -79,6 +79,10 @@ def test_a_short_fan_out_on_a_10_hz_price_reaches_every_client(tmp_path: Path) -
     assert float(rates[2]) >= 8.0, out  # a price every 100 ms, every client (coalescing drops none)
     assert re.search(r"delay_ms p50=[\d.]+ .* n=\d+", out), out
     assert re.search(r"delay_first_ms p50=[\d.]+", out), out
+    quotes = re.search(r"quotes_msgs_per_client_per_s mean=([\d.]+) min=([\d.]+)", out)
+    assert quotes, out
+    assert float(quotes[2]) >= 2.0, out  # a table every 250 ms, every client
+    assert re.search(r"quotes_delay_ms p50=[\d.]+ .* n=\d+", out), out
 
 
 def test_the_settlement_benchmark_settles_a_small_column() -> None:

@@ -15,7 +15,7 @@ from taptrade import bus
 from taptrade.gateway import ws
 from taptrade.gateway.ws import Hub, PriceSchedule
 from taptrade.gateway.ws_wire import text_frame
-from taptrade.market import PriceTick
+from taptrade.market import PriceTick, QuoteTable
 
 INTERVAL_S = 1.0
 
@@ -104,3 +104,80 @@ def test_a_burst_gets_at_most_ten_a_second_never_two_within_75_ms() -> None:
     # Ten gaps take a second but for the one price of tolerance: a 10 Hz rate, however long the burst.
     assert min(sent[i + 10] - sent[i] for i in range(len(sent) - 10)) >= 0.9 - 1e-9
     assert (len(sent) - 1) / (sent[-1] - sent[0]) <= 10.02
+
+
+class Recording:
+    """A client that writes down, in one log shared by all, what it was handed."""
+
+    def __init__(self, name: int, log: list[tuple[str, int, bytes]]) -> None:
+        self.name, self.log = name, log
+
+    def offer_price(self, frame: bytes) -> None:
+        self.log.append(("price", self.name, frame))
+
+    def offer_quotes(self, frame: bytes) -> None:
+        self.log.append(("quotes", self.name, frame))
+
+
+def quote_table(quote_id: int) -> QuoteTable:
+    return QuoteTable(quote_id, 1_000 + quote_id, 6_000_000, 10, 5, [[15_000, None], [21_000, 30_500]])
+
+
+async def until(condition: Any, timeout_s: float = 2.0) -> None:
+    """Wait, a turn of the loop at a time, for `condition()`."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():  # noqa: ASYNC110 (the loop's turns are what is being counted)
+            await asyncio.sleep(0)
+
+
+async def test_a_price_goes_out_between_the_slices_of_a_quote_table() -> None:
+    market, log = Market(), []
+    hub = Hub(cast(Any, None), cast(Any, None), cast(Any, None), cast(Any, market), cast(Any, None))
+    clients = 5 * ws.QUOTES_SLICE
+    for name in range(clients):
+        hub.clients.add(cast(Any, Recording(name, log)))
+    tasks = [asyncio.create_task(hub._pace_prices()), asyncio.create_task(hub._hand_out_quotes())]
+    try:
+        await asyncio.sleep(0.01)
+        market.quotes = quote_table(1)
+        hub.on_market(bus.QUOTES_CHANNEL)  # a table, and right behind it a price
+        market.tick(100)
+        await until(lambda: len(log) == 2 * clients)
+    finally:
+        for task in tasks:
+            task.cancel()
+    kinds = [kind for kind, _, _ in log]
+    last_price = len(kinds) - kinds[::-1].index("price") - 1
+    # Every client had the price while the table was still being handed out: one pass over all clients
+    # in one go would have made the price wait for all of it.
+    assert last_price < len(kinds) - kinds[::-1].index("quotes") - 1
+    assert kinds[: ws.QUOTES_SLICE] == ["quotes"] * ws.QUOTES_SLICE
+    assert sorted(name for kind, name, _ in log if kind == "quotes") == list(range(clients))
+
+
+async def test_a_newer_quote_table_replaces_the_one_being_handed_out() -> None:
+    market, log = Market(), []
+    hub = Hub(cast(Any, None), cast(Any, None), cast(Any, None), cast(Any, market), cast(Any, None))
+    clients = 5 * ws.QUOTES_SLICE
+    for name in range(clients):
+        hub.clients.add(cast(Any, Recording(name, log)))
+    handing = asyncio.create_task(hub._hand_out_quotes())
+    try:
+        await asyncio.sleep(0.01)
+        market.quotes = quote_table(1)
+        hub.on_market(bus.QUOTES_CHANNEL)
+        await until(lambda: len(log) >= ws.QUOTES_SLICE)  # the first slice has it
+        market.quotes = quote_table(2)
+        hub.on_market(bus.QUOTES_CHANNEL)
+        await until(lambda: sum(frame == log[-1][2] for _, _, frame in log) == clients)
+        await asyncio.sleep(0.01)
+    finally:
+        handing.cancel()
+    first, newer = log[0][2], log[-1][2]
+    assert first != newer
+    assert b'"quote_id":2' in newer
+    given_first = {name for _, name, frame in log if frame == first}
+    # The old table stopped where the new one came; every client ends with the new one.
+    assert len(given_first) < clients
+    assert {name for _, name, frame in log if frame == newer} == set(range(clients))
+    assert len(log) == len(given_first) + clients

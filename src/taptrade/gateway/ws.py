@@ -2,7 +2,8 @@
 `auth` the user's own bet and balance events; ping/pong.
 
 Each worker has one hub. A broadcast is encoded and framed once, and the same bytes are written to every
-client whose socket is taking data, in one pass (ws_wire.py); a client whose socket is not gets it from its
+client whose socket is taking data, in one pass (ws_wire.py), except the 9 KB quote table, handed out a slice
+of clients at a time so that a price never waits for all of it; a client whose socket is not gets it from its
 own sender task, which holds one slot for the newest price and one for the newest quotes (a slow client
 simply skips stale ones) and a small bounded queue for everything else, and writes them when the socket
 takes data again. A client whose queue overflows, or whose socket takes nothing for `SEND_TIMEOUT_S`, is
@@ -46,6 +47,7 @@ PRICE_INTERVAL_S = 0.1  # at most 10 price messages a second per client
 PRICE_TOLERANCE_S = 0.1
 PRICE_MIN_GAP_S = 0.075
 QUEUE_MAX = 256
+QUOTES_SLICE = 200  # clients given a quote table between two turns of the loop (Hub._hand_out_quotes)
 SEND_TIMEOUT_S = 5.0
 WATCHDOG_INTERVAL_S = 1.0
 CLIENT_MESSAGE_MAX_BYTES = 4096
@@ -213,6 +215,8 @@ class Hub:
         self._by_address: dict[str, set[Client]] = {}
         self._price_sent: PriceTick | None = None
         self._price_arrived = asyncio.Event()
+        self._quotes_frame: bytes | None = None
+        self._quotes_arrived = asyncio.Event()
         market.listeners.append(self.on_market)
         self._tasks: list[asyncio.Task[None]] = []
         self._redis = redis
@@ -228,6 +232,7 @@ class Hub:
         await self._events.start()
         self._tasks = [
             asyncio.create_task(self._pace_prices(), name="ws-prices"),
+            asyncio.create_task(self._hand_out_quotes(), name="ws-quotes"),
             asyncio.create_task(self._watch_stalled(), name="ws-watchdog"),
         ]
 
@@ -247,9 +252,8 @@ class Hub:
         if channel == bus.PRICE_CHANNEL:
             self._price_arrived.set()
         elif channel == bus.QUOTES_CHANNEL and self._market.quotes is not None:
-            frame = text_frame(_encoder.encode(quotes_message(self._market.quotes)))
-            for client in self.clients:
-                client.offer_quotes(frame)
+            self._quotes_frame = text_frame(_encoder.encode(quotes_message(self._market.quotes)))
+            self._quotes_arrived.set()
         elif channel == bus.FEED_STATUS_CHANNEL:
             self.broadcast(status_message(self._market.status))
 
@@ -278,6 +282,26 @@ class Hub:
             frame = text_frame(_encoder.encode({"type": "price", "price": tick.price, "ts_ms": tick.ts_ms}))
             for client in self.clients:
                 client.offer_price(frame)
+
+    async def _hand_out_quotes(self) -> None:
+        """Write each new quote table to every client, `QUOTES_SLICE` clients at a time, letting the loop
+        run between slices. A table is 9 KB where a price is 54 bytes: written to thousands of clients in
+        one pass it held the loop for tens of milliseconds, and a price that arrived then waited for all
+        of it. Between slices a price goes out first; a newer table replaces the one being handed out, and
+        the pass starts again with it (newest wins, as for a slow client)."""
+        while True:
+            await self._quotes_arrived.wait()
+            self._quotes_arrived.clear()
+            frame = self._quotes_frame
+            if frame is None:
+                continue
+            clients = list(self.clients)
+            for start in range(0, len(clients), QUOTES_SLICE):
+                if self._quotes_arrived.is_set():
+                    break
+                for client in clients[start : start + QUOTES_SLICE]:
+                    client.offer_quotes(frame)
+                await asyncio.sleep(0)
 
     async def _watch_stalled(self) -> None:
         loop = asyncio.get_running_loop()
