@@ -298,3 +298,30 @@ def test_a_full_disk_answers_the_batch_storage_unavailable_and_it_resumes_when_s
     reader = db.open_reader(settings.live_db_path)
     assert reader.execute("SELECT COUNT(*), SUM(balance_cents) FROM users").fetchone() == (300, 150_000)
     assert check_integrity(reader).ok
+
+
+async def test_each_request_id_is_unique_and_names_its_client(settings: Settings) -> None:
+    """Request ids route the ledger's replies and name a request in its log: two gateway workers' ids
+    never meet, and one worker's never repeat."""
+    from taptrade.bus import IntakeClient, connect_async
+
+    client = connect_async(settings.resolved_redis_url())
+    intakes = [IntakeClient(client, intake_max_len=1000, reply_timeout_ms=5000) for _ in range(2)]
+    for intake in intakes:
+        await intake.start()
+    ids: dict[str, list[str]] = {intake.client_id: [] for intake in intakes}
+    try:
+        with LedgerThread(settings):
+            for n in range(3):
+                for intake in intakes:
+                    reply = await intake.submit(deposit(address(40 + n), 100))
+                    assert reply.ok
+                    ids[intake.client_id].append(reply.request_id)
+    finally:
+        for intake in intakes:
+            await intake.close()
+        await client.aclose()
+    every = [request_id for sent in ids.values() for request_id in sent]
+    assert len(set(every)) == 6
+    for client_id, sent in ids.items():
+        assert all(request_id.startswith(client_id[:12]) for request_id in sent), sent
