@@ -24,6 +24,7 @@ class Market:
     def __init__(self) -> None:
         self.listeners: list[Any] = []
         self.price: PriceTick | None = None
+        self.quotes: QuoteTable | None = None
 
     def tick(self, price: int) -> None:
         self.price = PriceTick(price=price, ts_ms=price, source="simulated")
@@ -123,6 +124,17 @@ def quote_table(quote_id: int) -> QuoteTable:
     return QuoteTable(quote_id, 1_000 + quote_id, 6_000_000, 10, 5, [[15_000, None], [21_000, 30_500]])
 
 
+CLIENTS = 5 * ws.QUOTES_SLICE
+
+
+def hub_of_recordings(market: Market, log: list[tuple[str, int, bytes]]) -> Hub:
+    """A hub with CLIENTS recording clients, named 0 to CLIENTS - 1."""
+    hub = Hub(cast(Any, None), cast(Any, None), cast(Any, None), cast(Any, market), cast(Any, None))
+    for name in range(CLIENTS):
+        hub.clients.add(cast(Any, Recording(name, log)))
+    return hub
+
+
 async def until(condition: Any, timeout_s: float = 2.0) -> None:
     """Wait, a turn of the loop at a time, for `condition()`."""
     async with asyncio.timeout(timeout_s):
@@ -131,11 +143,8 @@ async def until(condition: Any, timeout_s: float = 2.0) -> None:
 
 
 async def test_a_price_goes_out_between_the_slices_of_a_quote_table() -> None:
-    market, log = Market(), []
-    hub = Hub(cast(Any, None), cast(Any, None), cast(Any, None), cast(Any, market), cast(Any, None))
-    clients = 5 * ws.QUOTES_SLICE
-    for name in range(clients):
-        hub.clients.add(cast(Any, Recording(name, log)))
+    market, log = Market(), list[tuple[str, int, bytes]]()
+    hub, clients = hub_of_recordings(market, log), CLIENTS
     tasks = [asyncio.create_task(hub._pace_prices()), asyncio.create_task(hub._hand_out_quotes())]
     try:
         await asyncio.sleep(0.01)
@@ -156,11 +165,8 @@ async def test_a_price_goes_out_between_the_slices_of_a_quote_table() -> None:
 
 
 async def test_a_newer_quote_table_replaces_the_one_being_handed_out() -> None:
-    market, log = Market(), []
-    hub = Hub(cast(Any, None), cast(Any, None), cast(Any, None), cast(Any, market), cast(Any, None))
-    clients = 5 * ws.QUOTES_SLICE
-    for name in range(clients):
-        hub.clients.add(cast(Any, Recording(name, log)))
+    market, log = Market(), list[tuple[str, int, bytes]]()
+    hub, clients = hub_of_recordings(market, log), CLIENTS
     handing = asyncio.create_task(hub._hand_out_quotes())
     try:
         await asyncio.sleep(0.01)
