@@ -356,6 +356,12 @@ def percentile(ordered: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
+def per_client_rate_line(name: str, per_client: list[int], duration_s: float) -> str:
+    """Messages a second, per client: the mean, the least and the most."""
+    rates = [n / duration_s for n in per_client]
+    return f"{name} mean={sum(rates) / len(rates):.2f} min={min(rates):.2f} max={max(rates):.2f}"
+
+
 def spread_line(name: str, values: list[float]) -> str:
     if not values:
         return f"{name} n=0"
@@ -397,23 +403,17 @@ def report(
     machine: tuple[MachineSample, MachineSample],
     at_redis_ms: list[float] | None,
 ) -> None:
-    counts = [n / duration_s for r in results for n in r.prices_per_client]
     print(close_report(results, start_s * 1000))
-    if counts:
-        print(
-            f"price_msgs_per_client_per_s mean={sum(counts) / len(counts):.2f} min={min(counts):.2f} "
-            f"max={max(counts):.2f}"
-        )
+    prices = [n for r in results for n in r.prices_per_client]
+    if prices:
+        print(per_client_rate_line("price_msgs_per_client_per_s", prices, duration_s))
     delays = [received - ts for r in results for ts, received in zip(r.ts_ms, r.received_ms, strict=True)]
     print(spread_line("delay_ms", delays))
     if at_redis_ms is not None:
         print(spread_line("delay_at_redis_ms", at_redis_ms))
-    quote_counts = [n / duration_s for r in results for n in r.quotes_per_client]
-    if quote_counts:
-        print(
-            f"quotes_msgs_per_client_per_s mean={sum(quote_counts) / len(quote_counts):.2f} "
-            f"min={min(quote_counts):.2f} max={max(quote_counts):.2f}"
-        )
+    quotes = [n for r in results for n in r.quotes_per_client]
+    if quotes:
+        print(per_client_rate_line("quotes_msgs_per_client_per_s", quotes, duration_s))
     print(spread_line("quotes_delay_ms", [d for r in results for d in r.quote_delays_ms]))
     firsts, spreads = fanout_split(results, workers)
     print(spread_line("delay_first_ms", firsts))

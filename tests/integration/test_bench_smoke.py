@@ -81,7 +81,9 @@ def test_a_short_fan_out_on_a_10_hz_price_reaches_every_client(tmp_path: Path) -
     assert re.search(r"delay_first_ms p50=[\d.]+", out), out
     quotes = re.search(r"quotes_msgs_per_client_per_s mean=([\d.]+) min=([\d.]+)", out)
     assert quotes, out
-    assert float(quotes[2]) >= 2.0, out  # a table every 250 ms, every client
+    assert float(quotes[2]) >= 2.0, (
+        out
+    )  # a table every 250-300 ms (on the first tick 250 ms on), every client
     assert re.search(r"quotes_delay_ms p50=[\d.]+ .* n=\d+", out), out
 
 
