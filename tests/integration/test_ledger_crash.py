@@ -77,18 +77,26 @@ async def test_kill_9_mid_stream_loses_nothing_and_applies_nothing_twice(
 
         bursts = [bets[i : i + BURST] for i in range(0, BETS, BURST)]
         kill_after = set(rng.sample(range(1, len(bursts) - 1), KILLS))
+        kills_owed = 0  # planned kills not yet landed while commands were in flight
         sending: list[asyncio.Future[list[None]]] = []
         for n, burst in enumerate(bursts):
+            kills_owed += n in kill_after
+            kill = kills_owed > 0 and n < len(bursts) - 1
             sending.append(asyncio.gather(*(send(b) for b in burst)))
-            await asyncio.sleep(rng.uniform(0.002, 0.015) if n in kill_after else BURST_GAP_S)
-            if n in kill_after:
+            await asyncio.sleep(rng.uniform(0.002, 0.015) if kill else BURST_GAP_S)
+            if kill:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
-                in_flight_at_kill.append(sum(len(b) for b in bursts[: n + 1]) - answered)
+                in_flight = sum(len(b) for b in bursts[: n + 1]) - answered
+                in_flight_at_kill.append(in_flight)
+                # On a fast machine the ledger can answer a whole burst before the kill: that kill crashed
+                # nothing mid-stream, so it is owed again in the next burst.
+                kills_owed -= in_flight > 0
                 proc = ledger_subprocess(settings, log_path)
         await asyncio.gather(*sending)
         print(f"acknowledged={len(acknowledged)} repeats={repeats} in_flight_at_kill={in_flight_at_kill}")
-        assert all(n > 0 for n in in_flight_at_kill), "each kill must land while commands are in flight"
+        landed = sum(n > 0 for n in in_flight_at_kill)
+        assert landed == KILLS, f"each of the {KILLS} kills must land while commands are in flight"
         try:
             wait_for(lambda: backlog_drained(settings), 30, "intake backlog drained")
         except AssertionError as stuck:  # seen once in CI, not reproduced: keep what the ledger said
